@@ -1,0 +1,195 @@
+import { constants as osConstants, tmpdir } from 'node:os'
+import { defaultLogger } from './logger.js'
+import { OptionChecker } from './option-checks.js'
+import { LocalDiskSink } from './sinks/local-disk.js'
+import type { Logger, Sink, TripwireOptions } from './types.js'
+
+/** No option can raise a capture past five minutes: V8 keeps every sample in memory until stop. */
+export const HARD_MAX_DURATION_MS = 300_000
+/** Below 100 µs the sampler costs ~30 % of a core; above 100 ms a profile says little. */
+export const CPU_INTERVAL_RANGE_US = { min: 100, max: 100_000 } as const
+/** Below ~4 KiB heap sampling costs up to ~15 %. */
+export const HEAP_INTERVAL_RANGE_BYTES = { min: 4096, max: 8 * 1024 * 1024 } as const
+
+export interface ResolvedConfig {
+  readonly service: string
+  readonly version: string
+  readonly sink: Sink
+  readonly limits: Readonly<{
+    maxDurationMs: number
+    capturesPerHour: number
+    cooldownMs: number
+    maxProfileBytes: number
+  }>
+  readonly cpu: Readonly<{ samplingIntervalUs: number }>
+  readonly heap: Readonly<{ samplingIntervalBytes: number; includeCollected: boolean }>
+  readonly heapSnapshot: Readonly<{
+    enabled: boolean
+    headroomFactor: number
+    maxBytes: number
+    spoolDir: string
+  }>
+  readonly labels: Readonly<Record<string, string>>
+  readonly logger: Logger
+  readonly shutdownSignals: readonly NodeJS.Signals[]
+  readonly closeTimeoutMs: number
+}
+
+const TOP_LEVEL_KEYS = [
+  'service',
+  'version',
+  'sink',
+  'limits',
+  'cpu',
+  'heap',
+  'heapSnapshot',
+  'labels',
+  'logger',
+  'shutdownSignals',
+  'closeTimeoutMs',
+] as const satisfies readonly (keyof TripwireOptions)[]
+
+/**
+ * Validates `createTripwire()` options once, into a frozen config with every default filled in, so that
+ * nothing on the capture path has to check an option again.
+ */
+export function resolveConfig(options: unknown): ResolvedConfig {
+  const check = new OptionChecker('createTripwire')
+  if (options === undefined) check.fail('service', 'is required: createTripwire({ service: "my-service" })')
+  const raw = check.object('', options, TOP_LEVEL_KEYS)
+  const limits = check.object('limits', raw.limits, [
+    'maxDurationMs',
+    'capturesPerHour',
+    'cooldownMs',
+    'maxProfileBytes',
+  ])
+  const cpu = check.object('cpu', raw.cpu, ['samplingIntervalUs'])
+  const heap = check.object('heap', raw.heap, ['samplingIntervalBytes', 'includeCollected'])
+  const snapshot = check.object('heapSnapshot', raw.heapSnapshot, [
+    'enabled',
+    'headroomFactor',
+    'maxBytes',
+    'spoolDir',
+  ])
+
+  return freezeConfig({
+    service: check.string('service', raw.service),
+    version: check.string('version', raw.version, process.env.npm_package_version ?? 'unknown'),
+    sink: raw.sink === undefined ? new LocalDiskSink({ dir: './profiles' }) : checkSink(check, raw.sink),
+    limits: {
+      maxDurationMs: check.integer(
+        'limits.maxDurationMs',
+        limits.maxDurationMs,
+        30_000,
+        1,
+        HARD_MAX_DURATION_MS,
+      ),
+      capturesPerHour: check.integer('limits.capturesPerHour', limits.capturesPerHour, 6, 1, 3600),
+      cooldownMs: check.integer('limits.cooldownMs', limits.cooldownMs, 10_000, 0, 24 * 3_600_000),
+      maxProfileBytes: check.integer(
+        'limits.maxProfileBytes',
+        limits.maxProfileBytes,
+        64 * 1024 * 1024,
+        1024,
+        2 ** 31,
+      ),
+    },
+    cpu: {
+      samplingIntervalUs: check.integer(
+        'cpu.samplingIntervalUs',
+        cpu.samplingIntervalUs,
+        1000,
+        CPU_INTERVAL_RANGE_US.min,
+        CPU_INTERVAL_RANGE_US.max,
+      ),
+    },
+    heap: {
+      samplingIntervalBytes: check.integer(
+        'heap.samplingIntervalBytes',
+        heap.samplingIntervalBytes,
+        32_768,
+        HEAP_INTERVAL_RANGE_BYTES.min,
+        HEAP_INTERVAL_RANGE_BYTES.max,
+      ),
+      includeCollected: check.boolean('heap.includeCollected', heap.includeCollected, false),
+    },
+    heapSnapshot: {
+      enabled: check.boolean('heapSnapshot.enabled', snapshot.enabled, false),
+      headroomFactor: check.number('heapSnapshot.headroomFactor', snapshot.headroomFactor, 12, 1, 1000),
+      maxBytes: check.integer(
+        'heapSnapshot.maxBytes',
+        snapshot.maxBytes,
+        2 * 1024 ** 3,
+        1024,
+        Number.MAX_SAFE_INTEGER,
+      ),
+      spoolDir: check.string('heapSnapshot.spoolDir', snapshot.spoolDir, tmpdir()),
+    },
+    labels: check.stringRecord('labels', raw.labels),
+    logger: raw.logger === undefined ? defaultLogger : fenced(checkLogger(check, raw.logger)),
+    shutdownSignals: checkSignals(check, raw.shutdownSignals),
+    closeTimeoutMs: check.integer('closeTimeoutMs', raw.closeTimeoutMs, 5000, 1, 600_000),
+  })
+}
+
+function checkSink(check: OptionChecker, value: unknown): Sink {
+  const methods = ['put', 'get', 'list', 'delete'] as const
+  const missing = methods.filter(
+    (name) => typeof (value as Record<string, unknown> | null)?.[name] !== 'function',
+  )
+  if (missing.length > 0) {
+    check.fail(
+      'sink',
+      `must implement the Sink interface (put, get, list, delete); missing: ${missing.join(', ')}`,
+    )
+  }
+  return value as Sink
+}
+
+function checkLogger(check: OptionChecker, value: unknown): Logger {
+  const methods = ['debug', 'info', 'warn', 'error'] as const
+  const missing = methods.filter(
+    (name) => typeof (value as Record<string, unknown> | null)?.[name] !== 'function',
+  )
+  if (missing.length > 0)
+    check.fail('logger', `must have debug, info, warn and error methods; missing: ${missing.join(', ')}`)
+  return value as Logger
+}
+
+function checkSignals(check: OptionChecker, value: unknown): NodeJS.Signals[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value))
+    check.fail('shutdownSignals', 'must be an array of signal names such as ["SIGTERM"]')
+  return value.map((signal, index) => {
+    if (typeof signal !== 'string' || !Object.hasOwn(osConstants.signals, signal) || signal === 'SIGKILL') {
+      check.fail(
+        `shutdownSignals[${index}]`,
+        `must be a catchable signal name such as "SIGTERM", got ${String(signal)}`,
+      )
+    }
+    return signal as NodeJS.Signals
+  })
+}
+
+/** Freezes the config and its data; the sink and the logger are the user's objects and keep their own state. */
+function freezeConfig(config: ResolvedConfig): ResolvedConfig {
+  for (const [key, value] of Object.entries(config)) {
+    if (key !== 'sink' && key !== 'logger' && typeof value === 'object' && value !== null)
+      Object.freeze(value)
+  }
+  return Object.freeze(config)
+}
+
+/** A user's logger that throws must not break a capture: its calls are fenced. */
+function fenced(logger: Logger): Logger {
+  const call =
+    (method: keyof Logger) =>
+    (message: string, fields?: Record<string, unknown>): void => {
+      try {
+        logger[method](message, fields)
+      } catch {
+        // a broken logger loses the line, never the capture
+      }
+    }
+  return { debug: call('debug'), info: call('info'), warn: call('warn'), error: call('error') }
+}

@@ -1,0 +1,43 @@
+export { createTripwire, TripwireController } from './controller.js'
+export type { CaptureHandle, TripwireCounters, TripwireStatus } from './controller.js'
+export { ErrorCodes, TripwireError, isTripwireError } from './errors.js'
+export type { ErrorCode } from './errors.js'
+export { CAPTURE_ID_PATTERN, assertCaptureId, createCaptureId, isCaptureId } from './capture-id.js'
+export { CAPTURE_KINDS, captureFileName, isCaptureKind } from './capture-kinds.js'
+export { HARD_MAX_DURATION_MS } from './config.js'
+export { LocalDiskSink } from './sinks/local-disk.js'
+export type {
+  LocalDiskFileHandle,
+  LocalDiskFileSystem,
+  LocalDiskRetention,
+  LocalDiskSinkOptions,
+} from './sinks/local-disk.js'
+export { summarizeCpuProfile } from './formats/cpu-summary.js'
+export type { CpuSummary, FunctionTime } from './formats/cpu-summary.js'
+export { summarizeHeapProfile } from './formats/heap-summary.js'
+export type { FunctionAllocation, HeapSummary } from './formats/heap-summary.js'
+export type { CpuProfile, HeapProfile, HeapProfileNode } from './formats/v8-profiles.js'
+export type {
+  CaptureErrorInfo,
+  CaptureKind,
+  CaptureMeta,
+  CaptureMode,
+  CaptureRequestInfo,
+  CaptureRequested,
+  CaptureSampling,
+  CaptureSloInfo,
+  CaptureStatus,
+  CaptureTrigger,
+  CpuOptions,
+  HeapOptions,
+  HeapSnapshotOptions,
+  LimitsOptions,
+  Logger,
+  Sink,
+  SinkListPage,
+  SinkListQuery,
+  StartCaptureRequest,
+  StoredCapture,
+  TriggerType,
+  TripwireOptions,
+} from './types.js'

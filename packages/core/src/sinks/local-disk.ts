@@ -1,0 +1,620 @@
+import { randomBytes } from 'node:crypto'
+import * as nodeFs from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { assertCaptureId, isCaptureId, kindOfCaptureId, timeOfCaptureId } from '../capture-id.js'
+import { CAPTURE_KINDS, captureFileName, isCaptureKind } from '../capture-kinds.js'
+import { ErrorCodes, isTripwireError, TripwireError } from '../errors.js'
+import type { CaptureKind, CaptureMeta, Sink, SinkListPage, SinkListQuery, StoredCapture } from '../types.js'
+import { isNotFound, toSinkError } from './fs-errors.js'
+
+/** The `FileHandle` operations the sink uses (a subset of `node:fs/promises`' `FileHandle`). */
+export interface LocalDiskFileHandle {
+  write(buffer: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>
+  sync(): Promise<void>
+  close(): Promise<void>
+  /** The stream closes the handle when it ends or is destroyed. */
+  createReadStream(): Readable
+}
+
+/**
+ * Every file-system call `LocalDiskSink` makes, so that tests can inject faults (ENOSPC, EACCES, …).
+ * `node:fs/promises` satisfies it as is.
+ */
+export interface LocalDiskFileSystem {
+  mkdir(path: string, options: { recursive: true; mode: number }): Promise<unknown>
+  /** `wx` (create, fail if present) for temp files, `r` for reading bodies and syncing the directory. */
+  open(path: string, flags: 'wx' | 'r', mode?: number): Promise<LocalDiskFileHandle>
+  readFile(path: string, encoding: 'utf8'): Promise<string>
+  readdir(path: string): Promise<string[]>
+  rename(oldPath: string, newPath: string): Promise<void>
+  unlink(path: string): Promise<void>
+  stat(path: string): Promise<{ size: number; mtimeMs: number }>
+}
+
+/** How many captures `LocalDiskSink` keeps. `Infinity` turns a limit off. */
+export interface LocalDiskRetention {
+  /**
+   * The most captures kept; the oldest beyond it are deleted.
+   * @default 200
+   */
+  maxCount?: number
+  /**
+   * The most bytes of capture bodies kept; the oldest are deleted until the rest fits. The newest capture is
+   * always kept, even when it alone is larger.
+   * @default 1073741824 (1 GiB)
+   */
+  maxBytes?: number
+  /**
+   * Captures older than this, in ms (by the start time in their id), are deleted.
+   * @default 1209600000 (14 days)
+   */
+  maxAgeMs?: number
+}
+
+export interface LocalDiskSinkOptions {
+  /**
+   * Where captures are stored, as `<id>.<ext>` plus `<id>.json`. Created (mode 0700) if missing; a relative
+   * path is resolved against the working directory at construction. Required: there is no default here (the
+   * controller's default sink uses `./profiles`).
+   */
+  dir: string
+  /**
+   * Applied at start and after every `put`.
+   * @default { maxCount: 200, maxBytes: 1073741824, maxAgeMs: 1209600000 }
+   */
+  retention?: LocalDiskRetention
+  /**
+   * The file-system boundary, for fault-injection tests.
+   * @default node:fs/promises
+   */
+  fs?: LocalDiskFileSystem
+  /**
+   * Receives failures of background housekeeping (start-up cleanup, retention), which never fail a call.
+   * @default ignore them
+   */
+  onError?: (error: TripwireError) => void
+}
+
+const DEFAULT_RETENTION: Readonly<Required<LocalDiskRetention>> = Object.freeze({
+  maxCount: 200,
+  maxBytes: 1024 ** 3,
+  maxAgeMs: 14 * 24 * 60 * 60 * 1000,
+})
+
+const MAX_LIST_LIMIT = 1000
+/** Bounds open files while reading a page of metadata (a page may hold 1000 items). */
+const READ_CONCURRENCY = 32
+const TEMP_PREFIX = '.tmp-'
+/**
+ * Temp files and bodies without metadata younger than this are left alone unless their writer is known to be
+ * gone: another process sharing the directory (cluster workers) may be in the middle of a put.
+ */
+const LEFTOVER_GRACE_MS = 5 * 60 * 1000
+
+const FS_METHODS = ['mkdir', 'open', 'readFile', 'readdir', 'rename', 'unlink', 'stat'] as const
+
+interface DirectoryScan {
+  /** Ids whose metadata exists, i.e. the visible captures, newest first. */
+  captures: string[]
+  /** Names of body files whose metadata does not exist. */
+  orphanBodies: string[]
+  /** Names of `.tmp-*` files. */
+  temps: string[]
+}
+
+/**
+ * Stores captures in a local directory. A capture becomes visible only when its metadata file is renamed
+ * into place, after its body: readers never see a half-written capture.
+ *
+ * The constructor does no I/O; the directory is created and cleaned up on the first call.
+ */
+export class LocalDiskSink implements Sink {
+  /** The absolute directory captures are stored in. */
+  readonly dir: string
+  readonly #retention: Readonly<Required<LocalDiskRetention>>
+  readonly #fs: LocalDiskFileSystem
+  readonly #onError: (error: TripwireError) => void
+  #init: Promise<void> | undefined
+  /** The tail of the housekeeping queue: sweeps run one at a time so two never delete the same files. */
+  #housekeeping: Promise<void> = Promise.resolve()
+
+  constructor(options: LocalDiskSinkOptions) {
+    const checked = checkOptions(options)
+    this.dir = resolve(checked.dir)
+    this.#retention = checked.retention
+    this.#fs = checked.fs
+    this.#onError = checked.onError
+  }
+
+  /**
+   * Stores a capture atomically. Takes ownership of a stream body: it is read to the end, or destroyed
+   * if the put fails. Rejects with INVALID_ID / INVALID_REQUEST for bad input, SINK_DISK_FULL,
+   * SINK_PERMISSION or SINK_IO for storage failures; nothing is visible after a rejection.
+   */
+  async put(meta: CaptureMeta, body: Readable | Buffer): Promise<void> {
+    try {
+      const json = serializeMeta(meta)
+      checkBody(body)
+      await this.#ready()
+      await this.#store(meta, json, body)
+    } catch (error) {
+      if (body instanceof Readable) body.destroy()
+      throw error
+    }
+    await this.#housekeep()
+  }
+
+  /** Throws INVALID_ID for a malformed id. The caller must consume or destroy the returned body. */
+  async get(id: string): Promise<StoredCapture | undefined> {
+    assertCaptureId(id)
+    await this.#ready()
+    const meta = await this.#readMeta(id)
+    if (meta === undefined) return undefined
+    const path = this.#bodyPath(id)
+    let handle: LocalDiskFileHandle
+    try {
+      // Opening now, not lazily in the stream, turns a race with delete into "absent" instead of a stream error.
+      handle = await this.#fs.open(path, 'r')
+    } catch (error) {
+      if (isNotFound(error)) return undefined
+      throw toSinkError(error, `open ${path}`, this.dir)
+    }
+    return { meta, body: handle.createReadStream() }
+  }
+
+  async list(query: SinkListQuery): Promise<SinkListPage> {
+    const { limit, cursor, kind } = checkListQuery(query)
+    await this.#ready()
+    const ids = (await this.#scan()).captures.filter(
+      (id) => (cursor === undefined || id < cursor) && (kind === undefined || kindOfCaptureId(id) === kind),
+    )
+    const items: CaptureMeta[] = []
+    let examined = 0
+    // Unreadable metadata is skipped, so a page may need more than `limit` reads to fill.
+    while (items.length < limit && examined < ids.length) {
+      const batch = ids.slice(examined, examined + Math.min(limit - items.length, READ_CONCURRENCY))
+      examined += batch.length
+      for (const meta of await Promise.all(batch.map((id) => this.#readMeta(id)))) {
+        if (meta !== undefined) items.push(meta)
+      }
+    }
+    // The cursor is the last id examined, not the last returned, so skipped files are not read again.
+    const nextCursor = examined < ids.length ? ids[examined - 1] : undefined
+    return nextCursor === undefined ? { items } : { items, nextCursor }
+  }
+
+  /** Throws INVALID_ID for a malformed id; true when something was removed. */
+  async delete(id: string): Promise<boolean> {
+    assertCaptureId(id)
+    await this.#ready()
+    return this.#remove(id)
+  }
+
+  /** Waits for background housekeeping to finish. The sink stays usable. */
+  async close(): Promise<void> {
+    await this.#init?.catch(() => {})
+    await this.#housekeeping
+  }
+
+  #ready(): Promise<void> {
+    this.#init ??= this.#initialise().catch((error: unknown) => {
+      // A transient failure (a volume not mounted yet) must not poison the sink: the next call retries.
+      this.#init = undefined
+      throw error
+    })
+    return this.#init
+  }
+
+  async #initialise(): Promise<void> {
+    await this.#io(`create the directory ${this.dir}`, () =>
+      this.#fs.mkdir(this.dir, { recursive: true, mode: 0o700 }),
+    )
+    await this.#housekeep(true)
+  }
+
+  async #store(meta: CaptureMeta, json: string, body: Readable | Buffer): Promise<void> {
+    // The writer's pid in the name lets the next start tell a crashed writer's leftovers from a live one's put.
+    const tag = `${TEMP_PREFIX}${process.pid}-${meta.id}-${randomBytes(6).toString('hex')}`
+    const tempBody = join(this.dir, `${tag}.body`)
+    const tempMeta = join(this.dir, `${tag}.meta`)
+    const bodyPath = join(this.dir, captureFileName(meta.id, meta.kind))
+    let bodyPlaced = false
+    try {
+      await this.#writeFile(tempBody, body)
+      await this.#writeFile(tempMeta, Buffer.from(json))
+      await this.#io(`rename ${tempBody} to ${bodyPath}`, () => this.#fs.rename(tempBody, bodyPath))
+      bodyPlaced = true
+      // Metadata last: its presence is what makes the capture visible.
+      await this.#io(`rename ${tempMeta} into place`, () =>
+        this.#fs.rename(tempMeta, this.#metaPath(meta.id)),
+      )
+    } catch (error) {
+      const leftovers = bodyPlaced ? [tempBody, tempMeta, bodyPath] : [tempBody, tempMeta]
+      await Promise.all(leftovers.map((path) => this.#discard(path, false)))
+      // Every file-system call is mapped by #io, so anything else came from the body stream.
+      if (isTripwireError(error)) throw error
+      throw new TripwireError(
+        ErrorCodes.SINK_IO,
+        `LocalDiskSink could not store capture ${meta.id}: its body stream failed ` +
+          `(${error instanceof Error ? error.message : String(error)}); nothing was stored, retry the capture`,
+        { cause: error },
+      )
+    }
+    await this.#syncDirectory()
+  }
+
+  async #writeFile(path: string, data: Readable | Uint8Array): Promise<void> {
+    const handle = await this.#io(`create ${path}`, () => this.#fs.open(path, 'wx', 0o600))
+    try {
+      if (data instanceof Readable) {
+        // Awaiting each write before pulling the next chunk is the backpressure: memory holds one chunk.
+        await pipeline(data, async (source: AsyncIterable<unknown>) => {
+          for await (const chunk of source) await this.#writeAll(handle, path, toBytes(chunk))
+        })
+      } else {
+        await this.#writeAll(handle, path, data)
+      }
+      await this.#io(`flush ${path} to disk`, () => handle.sync())
+    } catch (error) {
+      await handle.close().catch(() => {})
+      throw error
+    }
+    // Some file systems (NFS) report write errors only at close, so this one is not ignored.
+    await this.#io(`close ${path}`, () => handle.close())
+  }
+
+  async #writeAll(handle: LocalDiskFileHandle, path: string, bytes: Uint8Array): Promise<void> {
+    let offset = 0
+    while (offset < bytes.length) {
+      const { bytesWritten } = await this.#io(`write ${path}`, () =>
+        handle.write(bytes, offset, bytes.length - offset),
+      )
+      if (bytesWritten <= 0)
+        throw toSinkError(new Error('the write made no progress'), `write ${path}`, this.dir)
+      offset += bytesWritten
+    }
+  }
+
+  /** Makes the renames durable. Some platforms (Windows) cannot open a directory, so it is best effort. */
+  async #syncDirectory(): Promise<void> {
+    try {
+      const handle = await this.#fs.open(this.dir, 'r')
+      try {
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+    } catch {
+      // The capture is stored either way; only its durability across a power cut is weaker.
+    }
+  }
+
+  /** Metadata that is missing, unparsable or not about `id` reads as absent: one bad file must not break a list. */
+  async #readMeta(id: string): Promise<CaptureMeta | undefined> {
+    const path = this.#metaPath(id)
+    let text: string
+    try {
+      text = await this.#fs.readFile(path, 'utf8')
+    } catch (error) {
+      if (isNotFound(error)) return undefined
+      throw toSinkError(error, `read ${path}`, this.dir)
+    }
+    try {
+      const meta: unknown = JSON.parse(text)
+      return isMetaOf(meta, id) ? meta : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  async #remove(id: string): Promise<boolean> {
+    // Metadata first: an interrupted delete leaves an invisible body (swept later), never a visible capture
+    // without its body.
+    const removedMeta = await this.#unlinkIfPresent(this.#metaPath(id))
+    const removedBody = await this.#unlinkIfPresent(this.#bodyPath(id))
+    return removedMeta || removedBody
+  }
+
+  async #unlinkIfPresent(path: string): Promise<boolean> {
+    try {
+      await this.#fs.unlink(path)
+      return true
+    } catch (error) {
+      if (isNotFound(error)) return false
+      throw toSinkError(error, `delete ${path}`, this.dir)
+    }
+  }
+
+  /** Best-effort removal; failures go to `onError` when `report` is set. */
+  async #discard(path: string, report: boolean): Promise<void> {
+    try {
+      await this.#unlinkIfPresent(path)
+    } catch (error) {
+      if (report) this.#report(error)
+    }
+  }
+
+  async #scan(): Promise<DirectoryScan> {
+    let names: string[]
+    try {
+      names = await this.#fs.readdir(this.dir)
+    } catch (error) {
+      if (isNotFound(error)) return { captures: [], orphanBodies: [], temps: [] }
+      throw toSinkError(error, `list ${this.dir}`, this.dir)
+    }
+    const withMeta = new Set<string>()
+    const bodies = new Map<string, string>()
+    const temps: string[] = []
+    for (const name of names) {
+      if (name.startsWith(TEMP_PREFIX)) {
+        temps.push(name)
+        continue
+      }
+      const dot = name.indexOf('.')
+      const id = name.slice(0, dot)
+      // Files that are not ours are never touched, whatever else lives in the directory.
+      if (dot < 0 || !isCaptureId(id)) continue
+      const extension = name.slice(dot + 1)
+      if (extension === 'json') withMeta.add(id)
+      else if (extension === CAPTURE_KINDS[kindOfCaptureId(id)].extension) bodies.set(id, name)
+    }
+    return {
+      captures: [...withMeta].sort(newestFirst),
+      orphanBodies: [...bodies].filter(([id]) => !withMeta.has(id)).map(([, name]) => name),
+      temps,
+    }
+  }
+
+  /** Queues a sweep after any already queued. Never rejects: housekeeping must not fail a put. */
+  #housekeep(atStart = false): Promise<void> {
+    this.#housekeeping = this.#housekeeping
+      .then(() => this.#sweep(atStart))
+      .catch((error: unknown) => this.#report(error))
+    return this.#housekeeping
+  }
+
+  async #sweep(atStart: boolean): Promise<void> {
+    const scan = await this.#scan()
+    const now = Date.now()
+    const writerGone = (name: string) => tempWriterGone(name, atStart)
+    await this.#removeLeftovers(scan.temps.filter(writerGone), () => true)
+    await this.#removeLeftovers(
+      [...scan.temps.filter((name) => !writerGone(name)), ...scan.orphanBodies],
+      (mtimeMs) => now - mtimeMs >= LEFTOVER_GRACE_MS,
+    )
+    await this.#applyRetention(scan.captures, now)
+  }
+
+  async #removeLeftovers(names: string[], stale: (mtimeMs: number) => boolean): Promise<void> {
+    for (const name of names) {
+      const path = join(this.dir, name)
+      const stats = await this.#fs.stat(path).catch(() => undefined)
+      if (stats !== undefined && stale(stats.mtimeMs)) await this.#discard(path, true)
+    }
+  }
+
+  /** Keeps the longest run of newest captures that fits every limit; `ids` are newest first. */
+  async #applyRetention(ids: string[], now: number): Promise<void> {
+    const { maxCount, maxBytes, maxAgeMs } = this.#retention
+    let kept = 0
+    let keptBytes = 0
+    let full = false
+    for (const id of ids) {
+      let keep = !full && kept < maxCount && now - timeOfCaptureId(id) <= maxAgeMs
+      if (keep) {
+        keptBytes += await this.#sizeOf(id)
+        // The newest capture stays even when it alone is over maxBytes: deleting what was just stored would
+        // turn a successful capture into a missing one.
+        full = kept > 0 && keptBytes > maxBytes
+        keep = !full
+      }
+      if (keep) kept++
+      else await this.#remove(id).catch((error: unknown) => this.#report(error))
+    }
+  }
+
+  async #sizeOf(id: string): Promise<number> {
+    const stats = await this.#fs.stat(this.#bodyPath(id)).catch(() => undefined)
+    return stats?.size ?? 0
+  }
+
+  async #io<T>(action: string, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation()
+    } catch (error) {
+      throw toSinkError(error, action, this.dir)
+    }
+  }
+
+  #report(error: unknown): void {
+    try {
+      this.#onError(toSinkError(error, `clean up ${this.dir}`, this.dir))
+    } catch {
+      // A throwing hook must not turn housekeeping into an unhandled rejection.
+    }
+  }
+
+  #metaPath(id: string): string {
+    return join(this.dir, `${id}.json`)
+  }
+
+  #bodyPath(id: string): string {
+    return join(this.dir, captureFileName(id, kindOfCaptureId(id)))
+  }
+}
+
+function newestFirst(a: string, b: string): number {
+  return a < b ? 1 : a > b ? -1 : 0
+}
+
+function isMetaOf(value: unknown, id: string): value is CaptureMeta {
+  if (typeof value !== 'object' || value === null) return false
+  const meta = value as Partial<CaptureMeta>
+  return meta.id === id && meta.kind === kindOfCaptureId(id)
+}
+
+function toBytes(chunk: unknown): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk
+  if (typeof chunk === 'string') return Buffer.from(chunk)
+  throw new TripwireError(
+    ErrorCodes.INVALID_REQUEST,
+    `LocalDiskSink.put: the body stream yielded ${describe(chunk)}; it must yield Buffers or strings`,
+  )
+}
+
+/** Validates what `put` was given and returns the metadata as it will be stored. */
+function serializeMeta(meta: CaptureMeta): string {
+  if (typeof meta !== 'object' || (meta as unknown) === null) {
+    throw new TripwireError(ErrorCodes.INVALID_REQUEST, 'LocalDiskSink.put needs a CaptureMeta object')
+  }
+  assertCaptureId(meta.id)
+  const idKind = kindOfCaptureId(meta.id)
+  if (meta.kind !== idKind) {
+    throw new TripwireError(
+      ErrorCodes.INVALID_ID,
+      `capture id ${meta.id} names kind '${idKind}' but meta.kind is ${describe(meta.kind)}; ` +
+        `create the id with createCaptureId(meta.kind)`,
+    )
+  }
+  try {
+    return `${JSON.stringify(meta, null, 2)}\n`
+  } catch (error) {
+    throw new TripwireError(
+      ErrorCodes.INVALID_REQUEST,
+      `LocalDiskSink.put: the metadata of ${meta.id} cannot be serialised as JSON`,
+      { cause: error },
+    )
+  }
+}
+
+function checkBody(body: unknown): void {
+  if (body instanceof Readable || body instanceof Uint8Array) return
+  throw new TripwireError(
+    ErrorCodes.INVALID_REQUEST,
+    `LocalDiskSink.put: the body must be a Buffer or a Readable, got ${describe(body)}`,
+  )
+}
+
+function checkListQuery(query: SinkListQuery): { limit: number; cursor?: string; kind?: CaptureKind } {
+  if (typeof query !== 'object' || (query as unknown) === null) {
+    throw new TripwireError(ErrorCodes.INVALID_REQUEST, 'LocalDiskSink.list needs a { limit } object')
+  }
+  const { limit, cursor, kind } = query
+  if (typeof limit !== 'number' || Number.isNaN(limit)) {
+    throw new TripwireError(
+      ErrorCodes.INVALID_REQUEST,
+      `LocalDiskSink.list: limit must be a number, got ${describe(limit)}`,
+    )
+  }
+  if (cursor !== undefined && !isCaptureId(cursor)) {
+    throw new TripwireError(
+      ErrorCodes.INVALID_ID,
+      `LocalDiskSink.list: cursor ${describe(cursor)} is not a capture id; pass the nextCursor of the previous page`,
+    )
+  }
+  if (kind !== undefined && !isCaptureKind(kind)) {
+    throw new TripwireError(
+      ErrorCodes.INVALID_REQUEST,
+      `LocalDiskSink.list: kind ${describe(kind)} is not one of ${Object.keys(CAPTURE_KINDS).join(', ')}`,
+    )
+  }
+  const page = { limit: Math.min(MAX_LIST_LIMIT, Math.max(1, Math.floor(limit))) }
+  return { ...page, ...(cursor === undefined ? {} : { cursor }), ...(kind === undefined ? {} : { kind }) }
+}
+
+function checkOptions(options: LocalDiskSinkOptions): {
+  dir: string
+  retention: Readonly<Required<LocalDiskRetention>>
+  fs: LocalDiskFileSystem
+  onError: (error: TripwireError) => void
+} {
+  if (typeof options !== 'object' || (options as unknown) === null) {
+    throw invalidOption('options', options, 'an object like { dir: "./profiles" }')
+  }
+  const { dir, retention, fs, onError } = options
+  if (typeof dir !== 'string' || dir.trim() === '')
+    throw invalidOption('dir', dir, 'a non-empty directory path')
+  return {
+    dir,
+    retention: checkRetention(retention),
+    fs: checkFileSystem(fs),
+    onError: checkOnError(onError),
+  }
+}
+
+function checkRetention(retention: LocalDiskRetention | undefined): Readonly<Required<LocalDiskRetention>> {
+  if (retention === undefined) return DEFAULT_RETENTION
+  if (typeof retention !== 'object' || (retention as unknown) === null) {
+    throw invalidOption('retention', retention, 'an object like { maxCount: 200 }')
+  }
+  const limit = (name: keyof LocalDiskRetention, integer: boolean): number => {
+    const value = retention[name]
+    if (value === undefined) return DEFAULT_RETENTION[name]
+    const valid =
+      typeof value === 'number' && value > 0 && (value === Infinity || !integer || Number.isInteger(value))
+    if (!valid) {
+      throw invalidOption(
+        `retention.${name}`,
+        value,
+        `a positive ${integer ? 'integer' : 'number'} or Infinity`,
+      )
+    }
+    return value
+  }
+  return {
+    maxCount: limit('maxCount', true),
+    maxBytes: limit('maxBytes', true),
+    maxAgeMs: limit('maxAgeMs', false),
+  }
+}
+
+function checkFileSystem(fs: LocalDiskFileSystem | undefined): LocalDiskFileSystem {
+  if (fs === undefined) return nodeFs
+  if (typeof fs !== 'object' || (fs as unknown) === null) {
+    throw invalidOption('fs', fs, 'an object with the functions of node:fs/promises')
+  }
+  const missing = FS_METHODS.filter((name) => typeof fs[name] !== 'function')
+  if (missing.length > 0) throw invalidOption('fs', fs, `an object that also has ${missing.join(', ')}()`)
+  return fs
+}
+
+function checkOnError(onError: ((error: TripwireError) => void) | undefined): (error: TripwireError) => void {
+  if (onError === undefined) return () => {}
+  if (typeof onError !== 'function') throw invalidOption('onError', onError, 'a function')
+  return onError
+}
+
+function invalidOption(name: string, value: unknown, expected: string): TripwireError {
+  return new TripwireError(
+    ErrorCodes.INVALID_OPTIONS,
+    `LocalDiskSink: option ${name} must be ${expected}, got ${describe(value)}`,
+  )
+}
+
+/** A short, safe rendering of a value for an error message; long input is never echoed whole. */
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
+  if (value === null) return 'null'
+  return Array.isArray(value) ? 'an array' : typeof value
+}
+
+/**
+ * A temp file's writer is gone when its pid is not running, or, at start, when the pid is this process's own:
+ * nothing of this sink's has been written yet, so a file with our pid is a previous incarnation's (pid 1 in a
+ * restarted container).
+ */
+function tempWriterGone(name: string, atStart: boolean): boolean {
+  const pid = Number(/^\.tmp-(\d+)-/.exec(name)?.[1])
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false
+  if (pid === process.pid) return atStart
+  try {
+    process.kill(pid, 0)
+    return false
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else
+    return (error as NodeJS.ErrnoException).code === 'ESRCH'
+  }
+}

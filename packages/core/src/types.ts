@@ -1,0 +1,262 @@
+import type { Readable } from 'node:stream'
+
+/** What a capture records. */
+export type CaptureKind = 'cpu' | 'heap' | 'heapsnapshot'
+
+/** What started a capture. */
+export type TriggerType = 'header' | 'admin' | 'slo' | 'eventloop' | 'heap' | 'api'
+
+/** Where a capture is in its life. Only `running` captures live outside the sink. */
+export type CaptureStatus = 'running' | 'completed' | 'failed' | 'aborted'
+
+/**
+ * How the capture's end was decided:
+ * - `window`: a fixed duration from the start.
+ * - `request`: spans one request; the caller stops it when the response finishes (capped at `maxDurationMs`).
+ * - `manual`: runs until stopped (capped at `maxDurationMs`).
+ * - `instant`: a point-in-time capture (heap snapshots).
+ */
+export type CaptureMode = 'window' | 'request' | 'manual' | 'instant'
+
+export interface CaptureTrigger {
+  type: TriggerType
+  /** Who asked (a token's `sub`, an operator's name). Recorded for audit. */
+  subject?: string
+  /** Why, in words a person reads in a list of captures. */
+  reason: string
+}
+
+export interface CaptureRequested {
+  /** The planned duration for `window`, the cap for `request` and `manual`, 0 for `instant`. */
+  durationMs: number
+  mode: CaptureMode
+  /** CPU captures only: the sampling interval asked of V8. */
+  samplingIntervalUs?: number
+  /** Heap captures only: the mean number of bytes between allocation samples. */
+  samplingIntervalBytes?: number
+}
+
+/** What the profile itself says about its sampling, computed after stop. */
+export interface CaptureSampling {
+  /** CPU: samples recorded. Heap: allocation samples recorded. */
+  samples: number
+  /** CPU only: `(endTime - startTime) / samples`, in µs. V8 samples less often than asked, more so under load. */
+  effectiveIntervalUs?: number
+}
+
+export interface CaptureRequestInfo {
+  method: string
+  /** The route template (`GET /users/:id`), never the raw URL. */
+  route: string
+}
+
+export interface CaptureSloInfo {
+  route: string
+  quantile: number
+  thresholdMs: number
+  observedMs: number
+  windowMs: number
+  samples: number
+}
+
+export interface CaptureErrorInfo {
+  code: string
+  message: string
+}
+
+/**
+ * The metadata stored beside every capture body. It never holds tokens, cookies, query strings or bodies.
+ */
+export interface CaptureMeta {
+  id: string
+  kind: CaptureKind
+  status: CaptureStatus
+  trigger: CaptureTrigger
+  requested: CaptureRequested
+  /** ISO-8601 UTC. */
+  startedAt: string
+  /** ISO-8601 UTC; absent while running. */
+  endedAt?: string
+  /** Measured with a monotonic clock; absent while running. */
+  durationMs?: number
+  /** Size of the body in bytes (0 for a failed capture). */
+  bytes: number
+  /** Hex SHA-256 of the body. */
+  sha256: string
+  contentType: string
+  fileName: string
+  host: string
+  pid: number
+  service: string
+  version: string
+  runtime: { node: string; v8: string }
+  labels: Record<string, string>
+  sampling?: CaptureSampling
+  request?: CaptureRequestInfo
+  slo?: CaptureSloInfo
+  error?: CaptureErrorInfo
+}
+
+export interface SinkListQuery {
+  /** At most this many items (a sink may cap it further). */
+  limit: number
+  /** The `nextCursor` of the previous page. */
+  cursor?: string
+  kind?: CaptureKind
+}
+
+export interface SinkListPage {
+  /** Newest first. */
+  items: CaptureMeta[]
+  nextCursor?: string
+}
+
+export interface StoredCapture {
+  meta: CaptureMeta
+  body: Readable
+}
+
+/** Where capture bodies and metadata are stored. */
+export interface Sink {
+  /** Atomic: afterwards the capture is whole or absent, never half written. */
+  put(meta: CaptureMeta, body: Readable | Buffer): Promise<void>
+  get(id: string): Promise<StoredCapture | undefined>
+  list(query: SinkListQuery): Promise<SinkListPage>
+  /** true when something was removed. */
+  delete(id: string): Promise<boolean>
+  /** Optional: release resources (timers, handles). Called by the controller's `close()`. */
+  close?(): Promise<void>
+}
+
+/** Where Tripwire writes what it does. Every method must be cheap and must not throw. */
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void
+  info(message: string, fields?: Record<string, unknown>): void
+  warn(message: string, fields?: Record<string, unknown>): void
+  error(message: string, fields?: Record<string, unknown>): void
+}
+
+export interface LimitsOptions {
+  /**
+   * The longest capture allowed, in ms. Longer requests are refused, never clamped.
+   * @default 30000 (at most 300000)
+   */
+  maxDurationMs?: number
+  /**
+   * Captures allowed per hour across all triggers (a token bucket that refills continuously).
+   * @default 6
+   */
+  capturesPerHour?: number
+  /**
+   * Quiet time after each capture ends before the next may start, in ms.
+   * @default 10000
+   */
+  cooldownMs?: number
+  /**
+   * The largest CPU or heap profile stored, in bytes. Requests whose projected size is over it are refused;
+   * a profile that still turns out larger is stored as `failed` without a body.
+   * @default 67108864 (64 MiB)
+   */
+  maxProfileBytes?: number
+}
+
+export interface CpuOptions {
+  /**
+   * The CPU sampling interval asked of V8, in µs, within [100, 100000].
+   * @default 1000
+   */
+  samplingIntervalUs?: number
+}
+
+export interface HeapOptions {
+  /**
+   * Mean bytes between allocation samples, within [4096, 8388608]. Below ~4 KiB the cost is no longer small.
+   * @default 32768
+   */
+  samplingIntervalBytes?: number
+  /**
+   * Also keep samples of objects that a major / minor GC collected during the window (memory grows with time).
+   * @default false
+   */
+  includeCollected?: boolean
+}
+
+export interface HeapSnapshotOptions {
+  /**
+   * Heap snapshots stop the event loop for seconds and need many times the heap in memory: off unless enabled.
+   * @default false
+   */
+  enabled?: boolean
+  /**
+   * Free memory required, as a multiple of `heapUsed`. Object-dense heaps were measured at ~13×.
+   * @default 12
+   */
+  headroomFactor?: number
+  /**
+   * The largest snapshot stored, in bytes; a larger one is discarded and the capture fails.
+   * @default 2147483648 (2 GiB)
+   */
+  maxBytes?: number
+  /**
+   * Where the snapshot is spooled while V8 writes it, before it is handed to the sink.
+   * @default os.tmpdir()
+   */
+  spoolDir?: string
+}
+
+/** Options of `createTripwire()`. Every field but `service` has a default. */
+export interface TripwireOptions {
+  /** The service name: stored in metadata (and, with the header trigger, the token's audience). */
+  service: string
+  /**
+   * The service's version, stored in metadata.
+   * @default process.env.npm_package_version ?? 'unknown'
+   */
+  version?: string
+  /**
+   * Where captures are stored.
+   * @default new LocalDiskSink({ dir: './profiles' })
+   */
+  sink?: Sink
+  limits?: LimitsOptions
+  cpu?: CpuOptions
+  heap?: HeapOptions
+  heapSnapshot?: HeapSnapshotOptions
+  /**
+   * Labels added to every capture's metadata (a capture's own labels win).
+   * @default {}
+   */
+  labels?: Record<string, string>
+  /**
+   * Where Tripwire logs. Default: `util.debuglog('tripwire')` for debug/info, `process.emitWarning` for warn/error.
+   */
+  logger?: Logger
+  /**
+   * Signals on which Tripwire stops and stores a running capture, then lets the signal take its usual course.
+   * Off by default: installing a signal handler changes how an application shuts down.
+   * @default []
+   */
+  shutdownSignals?: NodeJS.Signals[]
+  /**
+   * How long `close()` waits for a running capture to be stored, in ms.
+   * @default 5000
+   */
+  closeTimeoutMs?: number
+}
+
+/** What a caller asks of the controller when starting a capture. */
+export interface StartCaptureRequest {
+  /** @default 'cpu' */
+  kind?: CaptureKind
+  /** A fixed window in ms (1 … `maxDurationMs`). Omit to run until stopped, capped at `maxDurationMs`. */
+  durationMs?: number
+  /** `request` when the capture spans one request; recorded in metadata. @default 'window' or 'manual' */
+  mode?: 'request' | 'manual'
+  /** @default { type: 'api', reason: 'programmatic capture' } */
+  trigger?: CaptureTrigger
+  labels?: Record<string, string>
+  /** CPU only: overrides `cpu.samplingIntervalUs` for this capture. */
+  samplingIntervalUs?: number
+  request?: CaptureRequestInfo
+  slo?: CaptureSloInfo
+}

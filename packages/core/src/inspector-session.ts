@@ -63,6 +63,18 @@ export class InspectorSession {
     return new InspectorSession(session)
   }
 
+  /** Opens a session and runs `prepare` on it; the session is disconnected if `prepare` fails. */
+  static async openWith(prepare: (session: InspectorSession) => Promise<void>): Promise<InspectorSession> {
+    const session = await InspectorSession.open()
+    try {
+      await prepare(session)
+    } catch (error) {
+      session.dispose()
+      throw error
+    }
+    return session
+  }
+
   /** Sends one command; rejects with ERR_TRIPWIRE_INSPECTOR_FAILED on an error answer or a timeout. */
   post<T = unknown>(method: string, params?: object, timeoutMs = COMMAND_TIMEOUT_MS): Promise<T> {
     return new Promise<T>((resolve, reject) => {

@@ -1,11 +1,6 @@
-import type { CpuProfile } from './v8-profiles.js'
+import { functionIdentity, functionKey, type CpuProfile, type FunctionIdentity } from './v8-profiles.js'
 
-export interface FunctionTime {
-  functionName: string
-  /** The script's URL (`file:///…`, `node:internal/…`), empty for V8's own entries. */
-  url: string
-  /** 1-based line where the function starts (0 when unknown). */
-  line: number
+export interface FunctionTime extends FunctionIdentity {
   selfMs: number
   totalMs: number
   /** Shares of the profile's sampled time, 0…1. */
@@ -45,19 +40,10 @@ export function summarizeCpuProfile(profile: CpuProfile): CpuSummary {
 
   const byFunction = new Map<string, FunctionTime>()
   const entryOf = (node: ProfileNode): FunctionTime => {
-    const { functionName, url, lineNumber, columnNumber } = node.callFrame
-    const key = `${functionName}\u0000${url}\u0000${lineNumber}\u0000${columnNumber}`
+    const key = functionKey(node.callFrame)
     let entry = byFunction.get(key)
     if (entry === undefined) {
-      entry = {
-        functionName: functionName || '(anonymous)',
-        url,
-        line: lineNumber + 1,
-        selfMs: 0,
-        totalMs: 0,
-        selfShare: 0,
-        totalShare: 0,
-      }
+      entry = { ...functionIdentity(node.callFrame), selfMs: 0, totalMs: 0, selfShare: 0, totalShare: 0 }
       byFunction.set(key, entry)
     }
     return entry

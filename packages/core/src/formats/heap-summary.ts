@@ -1,10 +1,12 @@
-import type { HeapProfile, HeapProfileNode } from './v8-profiles.js'
+import {
+  functionIdentity,
+  functionKey,
+  type FunctionIdentity,
+  type HeapProfile,
+  type HeapProfileNode,
+} from './v8-profiles.js'
 
-export interface FunctionAllocation {
-  functionName: string
-  url: string
-  /** 1-based line where the function starts (0 when unknown). */
-  line: number
+export interface FunctionAllocation extends FunctionIdentity {
   /** Sampled bytes allocated by the function itself and still sampled at the end of the window. */
   selfBytes: number
   /** Self bytes plus everything allocated below it (a function counts once per stack). */
@@ -23,18 +25,10 @@ export function summarizeHeapProfile(profile: HeapProfile): HeapSummary {
   const byFunction = new Map<string, FunctionAllocation>()
   let totalBytes = 0
   const entryOf = (node: HeapProfileNode): FunctionAllocation => {
-    const { functionName, url, lineNumber, columnNumber } = node.callFrame
-    const key = `${functionName}\u0000${url}\u0000${lineNumber}\u0000${columnNumber}`
+    const key = functionKey(node.callFrame)
     let entry = byFunction.get(key)
     if (entry === undefined) {
-      entry = {
-        functionName: functionName || '(anonymous)',
-        url,
-        line: lineNumber + 1,
-        selfBytes: 0,
-        totalBytes: 0,
-        selfShare: 0,
-      }
+      entry = { ...functionIdentity(node.callFrame), selfBytes: 0, totalBytes: 0, selfShare: 0 }
       byFunction.set(key, entry)
     }
     return entry

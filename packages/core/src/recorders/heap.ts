@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto'
 import { ErrorCodes, TripwireError } from '../errors.js'
 import { InspectorSession } from '../inspector-session.js'
 import type { HeapProfile } from '../formats/v8-profiles.js'
-import type { Recorder, Recording } from './recorder.js'
+import { jsonRecording, type Recorder, type Recording } from './recorder.js'
 
 export interface HeapRecorderOptions {
   samplingIntervalBytes: number
@@ -23,18 +22,14 @@ export async function startHeapRecorder(options: HeapRecorderOptions): Promise<R
       'heap sampling refused: the process runs with --heap-prof, which owns V8 sampling heap profiler until exit',
     )
   }
-  const session = await InspectorSession.open()
-  try {
+  const session = await InspectorSession.openWith(async (session) => {
     await assertSamplerFree(session)
     await session.post('HeapProfiler.startSampling', {
       samplingInterval: options.samplingIntervalBytes,
       includeObjectsCollectedByMajorGC: options.includeCollected,
       includeObjectsCollectedByMinorGC: options.includeCollected,
     })
-  } catch (error) {
-    session.dispose()
-    throw error
-  }
+  })
   return {
     async finish(): Promise<Recording> {
       try {
@@ -51,13 +46,7 @@ export async function startHeapRecorder(options: HeapRecorderOptions): Promise<R
             }
             throw error
           })
-        const buffer = Buffer.from(JSON.stringify(profile))
-        return {
-          body: { buffer },
-          bytes: buffer.length,
-          sha256: createHash('sha256').update(buffer).digest('hex'),
-          sampling: { samples: profile.samples?.length ?? 0 },
-        }
+        return jsonRecording(profile, { samples: profile.samples?.length ?? 0 })
       } finally {
         session.dispose()
       }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { CaptureSampling } from '../types.js'
 
 /** A finished recording, ready for the sink. */
@@ -15,4 +16,15 @@ export interface Recorder {
   finish(): Promise<Recording>
   /** Stops recording and throws the result away (used when a start fails halfway or on shutdown errors). */
   discard(): void
+}
+
+/** A profile that arrived as a JS object (CPU and heap sampling profiles are small): serialised once, hashed. */
+export function jsonRecording(profile: unknown, sampling: CaptureSampling): Recording {
+  const buffer = Buffer.from(JSON.stringify(profile))
+  return {
+    body: { buffer },
+    bytes: buffer.length,
+    sha256: createHash('sha256').update(buffer).digest('hex'),
+    sampling,
+  }
 }

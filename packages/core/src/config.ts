@@ -1,8 +1,10 @@
 import { constants as osConstants, tmpdir } from 'node:os'
+import type { IncomingMessage } from 'node:http'
+import { resolveKeySet, type KeySet } from './auth/key-set.js'
 import { defaultLogger } from './logger.js'
 import { OptionChecker } from './option-checks.js'
 import { LocalDiskSink } from './sinks/local-disk.js'
-import type { Logger, Sink, TripwireOptions } from './types.js'
+import type { AdminAction, Logger, Sink, TripwireOptions } from './types.js'
 
 /** No option can raise a capture past five minutes: V8 keeps every sample in memory until stop. */
 export const HARD_MAX_DURATION_MS = 300_000
@@ -33,6 +35,25 @@ export interface ResolvedConfig {
   readonly logger: Logger
   readonly shutdownSignals: readonly NodeJS.Signals[]
   readonly closeTimeoutMs: number
+  readonly keys: KeySet
+  readonly token: Readonly<{
+    audience: string
+    issuers: readonly string[] | undefined
+    maxTtlSec: number
+    clockToleranceSec: number
+    replayCacheSize: number
+  }>
+  /** `false` when the admin API is not mounted. */
+  readonly admin: ResolvedAdminConfig | false
+}
+
+export interface ResolvedAdminConfig {
+  readonly prefix: string
+  readonly authorize: ((req: IncomingMessage, action: AdminAction) => boolean | Promise<boolean>) | undefined
+  readonly insecureNoAuth: boolean
+  readonly maxTokenTtlSec: number
+  readonly linkTtlSec: number
+  readonly bodyLimitBytes: number
 }
 
 const TOP_LEVEL_KEYS = [
@@ -47,6 +68,9 @@ const TOP_LEVEL_KEYS = [
   'logger',
   'shutdownSignals',
   'closeTimeoutMs',
+  'keys',
+  'token',
+  'admin',
 ] as const satisfies readonly (keyof TripwireOptions)[]
 
 /**
@@ -72,8 +96,18 @@ export function resolveConfig(options: unknown): ResolvedConfig {
     'spoolDir',
   ])
 
+  const token = check.object('token', raw.token, [
+    'audience',
+    'issuers',
+    'maxTtlSec',
+    'clockToleranceSec',
+    'replayCacheSize',
+  ])
+  const service = check.string('service', raw.service)
+  const keys = resolveKeySet(check, raw.keys)
+
   return freezeConfig({
-    service: check.string('service', raw.service),
+    service,
     version: check.string('version', raw.version, process.env.npm_package_version ?? 'unknown'),
     sink: raw.sink === undefined ? new LocalDiskSink({ dir: './profiles' }) : checkSink(check, raw.sink),
     limits: {
@@ -129,7 +163,65 @@ export function resolveConfig(options: unknown): ResolvedConfig {
     logger: raw.logger === undefined ? defaultLogger : fenced(checkLogger(check, raw.logger)),
     shutdownSignals: checkSignals(check, raw.shutdownSignals),
     closeTimeoutMs: check.integer('closeTimeoutMs', raw.closeTimeoutMs, 5000, 1, 600_000),
+    keys,
+    token: {
+      audience: check.string('token.audience', token.audience, service),
+      issuers: token.issuers === undefined ? undefined : checkIssuers(check, token.issuers),
+      maxTtlSec: check.integer('token.maxTtlSec', token.maxTtlSec, 300, 1, 3600),
+      clockToleranceSec: check.integer('token.clockToleranceSec', token.clockToleranceSec, 30, 0, 300),
+      replayCacheSize: check.integer('token.replayCacheSize', token.replayCacheSize, 10_000, 100, 1_000_000),
+    },
+    admin: resolveAdmin(check, raw.admin, keys.byKid.size > 0),
   })
+}
+
+const ADMIN_PREFIX = /^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/
+
+/**
+ * The admin API is mounted by default when it can authenticate (keys or an authorize hook). Asked for
+ * explicitly without any way to authenticate, it refuses to start: there is no unauthenticated mode except
+ * `insecureNoAuth: true`, for local development.
+ */
+function resolveAdmin(check: OptionChecker, value: unknown, haveKeys: boolean): ResolvedAdminConfig | false {
+  if (value === false) return false
+  const admin = check.object('admin', value, [
+    'prefix',
+    'authorize',
+    'insecureNoAuth',
+    'maxTokenTtlSec',
+    'linkTtlSec',
+    'bodyLimitBytes',
+  ])
+  if (admin.authorize !== undefined && typeof admin.authorize !== 'function') {
+    check.fail('admin.authorize', 'must be a function (req, action) => boolean | Promise<boolean>')
+  }
+  const insecureNoAuth = check.boolean('admin.insecureNoAuth', admin.insecureNoAuth, false)
+  const canAuthenticate = haveKeys || admin.authorize !== undefined || insecureNoAuth
+  if (!canAuthenticate) {
+    if (value === undefined) return false
+    check.fail(
+      'admin',
+      'has no way to authenticate callers: give keys (Bearer tokens), admin.authorize, ' +
+        'or, for local development only, admin.insecureNoAuth: true',
+    )
+  }
+  const prefix = check.string('admin.prefix', admin.prefix, '/_tripwire')
+  if (!ADMIN_PREFIX.test(prefix))
+    check.fail('admin.prefix', `must look like "/_tripwire" (got ${JSON.stringify(prefix)})`)
+  return {
+    prefix,
+    authorize: admin.authorize as ResolvedAdminConfig['authorize'],
+    insecureNoAuth,
+    maxTokenTtlSec: check.integer('admin.maxTokenTtlSec', admin.maxTokenTtlSec, 3600, 1, 7 * 24 * 3600),
+    linkTtlSec: check.integer('admin.linkTtlSec', admin.linkTtlSec, 300, 10, 3600),
+    bodyLimitBytes: check.integer('admin.bodyLimitBytes', admin.bodyLimitBytes, 16 * 1024, 256, 1024 * 1024),
+  }
+}
+
+function checkIssuers(check: OptionChecker, value: unknown): string[] {
+  if (!Array.isArray(value) || value.length === 0)
+    check.fail('token.issuers', 'must be a non-empty array of strings')
+  return value.map((issuer, index) => check.string(`token.issuers[${index}]`, issuer))
 }
 
 function checkSink(check: OptionChecker, value: unknown): Sink {

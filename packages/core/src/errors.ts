@@ -41,6 +41,20 @@ export const ErrorCodes = {
   SINK_PERMISSION: 'ERR_TRIPWIRE_SINK_PERMISSION',
   /** Any other sink input/output failure. */
   SINK_IO: 'ERR_TRIPWIRE_SINK_IO',
+  /** Admin API: no credentials, or credentials that do not verify (HTTP 401). */
+  UNAUTHORIZED: 'ERR_TRIPWIRE_UNAUTHORIZED',
+  /** Admin API: valid credentials without the needed scope, or refused by `authorize` (HTTP 403). */
+  FORBIDDEN: 'ERR_TRIPWIRE_FORBIDDEN',
+  /** Admin API: no such route or capture (HTTP 404). */
+  NOT_FOUND: 'ERR_TRIPWIRE_NOT_FOUND',
+  /** Admin API: the route exists but not with this method (HTTP 405). */
+  METHOD_NOT_ALLOWED: 'ERR_TRIPWIRE_METHOD_NOT_ALLOWED',
+  /** Admin API: the request body is larger than `admin.bodyLimitBytes` (HTTP 413). */
+  BODY_TOO_LARGE: 'ERR_TRIPWIRE_BODY_TOO_LARGE',
+  /** Admin API: the capture cannot be served in the requested format (HTTP 406). */
+  FORMAT_UNAVAILABLE: 'ERR_TRIPWIRE_FORMAT_UNAVAILABLE',
+  /** Admin API: the capture is in a state that does not allow this (still running, failed) (HTTP 409). */
+  CAPTURE_STATE: 'ERR_TRIPWIRE_CAPTURE_STATE',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]

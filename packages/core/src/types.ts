@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http'
 import type { Readable } from 'node:stream'
+import type { KeyOption } from './auth/key-set.js'
 
 /** What a capture records. */
 export type CaptureKind = 'cpu' | 'heap' | 'heapsnapshot'
@@ -204,6 +206,70 @@ export interface HeapSnapshotOptions {
   spoolDir?: string
 }
 
+export interface TokenOptions {
+  /**
+   * The `aud` every token must carry.
+   * @default the service name
+   */
+  audience?: string
+  /**
+   * When set, a token's `iss` must be one of these.
+   * @default any issuer
+   */
+  issuers?: string[]
+  /**
+   * The longest lifetime of a trigger token (`exp - iat`, or `exp - now` without `iat`), in seconds.
+   * @default 300
+   */
+  maxTtlSec?: number
+  /**
+   * Leeway for clock differences when checking `exp`, `nbf` and `iat`, in seconds.
+   * @default 30
+   */
+  clockToleranceSec?: number
+  /**
+   * How many unexpired trigger-token ids (`jti`) are remembered; when full, new tokens are refused.
+   * @default 10000
+   */
+  replayCacheSize?: number
+}
+
+/** What an admin request wants to do: `read` for GET, `write` for POST and DELETE. */
+export type AdminAction = 'read' | 'write'
+
+export interface AdminOptions {
+  /**
+   * Where the admin API is mounted.
+   * @default '/_tripwire'
+   */
+  prefix?: string
+  /**
+   * Decides who may use the admin API instead of (or besides) Bearer tokens: resolve true to allow.
+   * Bearer tokens are still accepted when keys are configured.
+   */
+  authorize?: (req: IncomingMessage, action: AdminAction) => boolean | Promise<boolean>
+  /**
+   * Local development only: the admin API answers without any authentication (a warning is logged at start).
+   * @default false
+   */
+  insecureNoAuth?: boolean
+  /**
+   * The longest lifetime of an admin token, in seconds.
+   * @default 3600
+   */
+  maxTokenTtlSec?: number
+  /**
+   * The lifetime of the signed `?token=` links the API hands out for downloads and the viewer, in seconds.
+   * @default 300
+   */
+  linkTtlSec?: number
+  /**
+   * The largest JSON request body accepted, in bytes.
+   * @default 16384
+   */
+  bodyLimitBytes?: number
+}
+
 /** Options of `createTripwire()`. Every field but `service` has a default. */
 export interface TripwireOptions {
   /** The service name: stored in metadata (and, with the header trigger, the token's audience). */
@@ -242,6 +308,16 @@ export interface TripwireOptions {
    * @default 5000
    */
   closeTimeoutMs?: number
+  /**
+   * Keys that verify trigger and admin tokens, selected by the token's `kid` (rotation: list old and new).
+   * Without keys, no header trigger is accepted and the admin API needs `admin.authorize`.
+   */
+  keys?: KeyOption[]
+  token?: TokenOptions
+  /**
+   * The admin API; `false` = not mounted. Mounted by default when keys or `admin.authorize` are given.
+   */
+  admin?: AdminOptions | false
 }
 
 /** What a caller asks of the controller when starting a capture. */

@@ -296,7 +296,7 @@ describe('process-global scenarios (child processes)', () => {
 
   /** Starts the SIGTERM scenario, loads the server with CPU work, sends SIGTERM; returns how it ended. */
   async function sigtermScenario(
-    mode: 'hook' | 'no-hook',
+    mode: 'hook' | 'no-hook' | 'hook-and-app',
     sink: string,
   ): Promise<{ ready: Ready; exit: Exit; exitMs: number }> {
     const run = runScenario('sigterm-capture.mjs', [sink, mode])
@@ -326,6 +326,19 @@ describe('process-global scenarios (child processes)', () => {
     assert.equal(meta.requested.durationMs, 20_000)
     assert.ok(meta.durationMs !== undefined && meta.durationMs < 20_000, `durationMs ${meta.durationMs}`)
     assert.ok(busyHits(profile) > 0, 'the profile covers the requests served before SIGTERM')
+  })
+
+  it("with shutdownSignals and the application's own SIGTERM handler, the capture is stored and the application ends the process", async () => {
+    const sink = join(tmp, 'sigterm-app-sink')
+    const { ready, exit } = await sigtermScenario('hook-and-app', sink)
+    assert.equal(ready.sigtermListeners, 2)
+    assert.deepEqual(
+      { code: exit.code, signal: exit.signal },
+      { code: 0, signal: null },
+      "the application's graceful shutdown ran to its own exit",
+    )
+    const { meta } = await readStoredCpuCapture(sink, ready.id)
+    assert.equal(meta.status, 'aborted')
   })
 
   it('without shutdownSignals: SIGTERM ends the process and no capture is stored (the default)', async () => {

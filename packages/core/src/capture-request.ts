@@ -1,6 +1,7 @@
 import { isCaptureKind } from './capture-kinds.js'
 import { CPU_INTERVAL_RANGE_US, type ResolvedConfig } from './config.js'
 import { didYouMean } from './did-you-mean.js'
+import { checkLabels } from './labels.js'
 import { ErrorCodes, TripwireError } from './errors.js'
 import type {
   CaptureKind,
@@ -37,8 +38,6 @@ const REQUEST_KEYS = [
   'slo',
 ] as const satisfies readonly (keyof StartCaptureRequest)[]
 const TRIGGER_TYPES: readonly TriggerType[] = ['header', 'admin', 'slo', 'eventloop', 'heap', 'api']
-const LABEL_LIMITS = { count: 32, keyLength: 64, valueLength: 256 } as const
-const LABEL_KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/
 const TEXT_LIMIT = 512
 
 /**
@@ -159,26 +158,17 @@ function normalizeTrigger(value: unknown): CaptureTrigger {
 }
 
 function normalizeLabels(value: unknown): Record<string, string> {
-  if (value === undefined) return {}
-  const raw = asObject(value, 'labels')
-  const entries = Object.entries(raw)
-  if (entries.length > LABEL_LIMITS.count) invalid(`labels may hold at most ${LABEL_LIMITS.count} entries`)
-  const labels: Record<string, string> = {}
-  for (const [key, item] of entries) {
-    if (key.length > LABEL_LIMITS.keyLength || !LABEL_KEY.test(key)) {
-      invalid(`label name ${show(key)} must be 1–${LABEL_LIMITS.keyLength} letters, digits, "_", "." or "-"`)
-    }
-    if (typeof item !== 'string' || item.length > LABEL_LIMITS.valueLength) {
-      invalid(`label "${key}" must be a string of at most ${LABEL_LIMITS.valueLength} characters`)
-    }
-    labels[key] = item
-  }
-  return labels
+  const checked = checkLabels(value)
+  if ('problem' in checked) invalid(checked.problem)
+  return checked.labels
 }
 
-function normalizeRequestInfo(value: unknown): CaptureRequestInfo {
+export function normalizeRequestInfo(value: unknown): CaptureRequestInfo {
   const raw = asObject(value, 'request')
-  return { method: text(raw.method, 'request.method'), route: text(raw.route, 'request.route') }
+  const route = text(raw.route, 'request.route')
+  // a route template never has a query string; one with "?" is a raw URL, which metadata must not hold
+  if (route.includes('?')) invalid('request.route must be a route template such as "/users/:id", not a URL')
+  return { method: text(raw.method, 'request.method'), route }
 }
 
 function normalizeSlo(value: unknown): CaptureSloInfo {

@@ -1,6 +1,9 @@
+import { accessSync, constants as fsConstants } from 'node:fs'
 import { constants as osConstants, tmpdir } from 'node:os'
 import type { IncomingMessage } from 'node:http'
 import { resolveKeySet, type KeySet } from './auth/key-set.js'
+import { ErrorCodes, TripwireError } from './errors.js'
+import { checkLabels } from './labels.js'
 import { defaultLogger } from './logger.js'
 import { OptionChecker } from './option-checks.js'
 import { LocalDiskSink } from './sinks/local-disk.js'
@@ -10,6 +13,8 @@ import type { AdminAction, Logger, Sink, TripwireOptions } from './types.js'
 export const HARD_MAX_DURATION_MS = 300_000
 /** Below 100 µs the sampler costs ~30 % of a core; above 100 ms a profile says little. */
 export const CPU_INTERVAL_RANGE_US = { min: 100, max: 100_000 } as const
+/** A profile arrives as one JS string: V8's ~512 MiB string limit, with room to spare, bounds it. */
+export const MAX_PROFILE_BYTES_CAP = 256 * 1024 * 1024
 /** Below ~4 KiB heap sampling costs up to ~15 %. */
 export const HEAP_INTERVAL_RANGE_BYTES = { min: 4096, max: 8 * 1024 * 1024 } as const
 
@@ -80,6 +85,12 @@ const TOP_LEVEL_KEYS = [
 export function resolveConfig(options: unknown): ResolvedConfig {
   const check = new OptionChecker('createTripwire')
   if (options === undefined) check.fail('service', 'is required: createTripwire({ service: "my-service" })')
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TripwireError(
+      ErrorCodes.INVALID_OPTIONS,
+      `createTripwire: options must be an object such as { service: "checkout" }, got ${options === null ? 'null' : typeof options}`,
+    )
+  }
   const raw = check.object('', options, TOP_LEVEL_KEYS)
   const limits = check.object('limits', raw.limits, [
     'maxDurationMs',
@@ -125,7 +136,7 @@ export function resolveConfig(options: unknown): ResolvedConfig {
         limits.maxProfileBytes,
         64 * 1024 * 1024,
         1024,
-        2 ** 31,
+        MAX_PROFILE_BYTES_CAP,
       ),
     },
     cpu: {
@@ -157,9 +168,9 @@ export function resolveConfig(options: unknown): ResolvedConfig {
         1024,
         Number.MAX_SAFE_INTEGER,
       ),
-      spoolDir: check.string('heapSnapshot.spoolDir', snapshot.spoolDir, tmpdir()),
+      spoolDir: checkSpoolDir(check, snapshot.spoolDir, snapshot.enabled === true),
     },
-    labels: check.stringRecord('labels', raw.labels),
+    labels: checkConfigLabels(check, raw.labels),
     logger: raw.logger === undefined ? defaultLogger : fenced(checkLogger(check, raw.logger)),
     shutdownSignals: checkSignals(check, raw.shutdownSignals),
     closeTimeoutMs: check.integer('closeTimeoutMs', raw.closeTimeoutMs, 5000, 1, 600_000),
@@ -173,6 +184,24 @@ export function resolveConfig(options: unknown): ResolvedConfig {
     },
     admin: resolveAdmin(check, raw.admin, keys.byKid.size > 0),
   })
+}
+
+function checkConfigLabels(check: OptionChecker, value: unknown): Record<string, string> {
+  const checked = checkLabels(value)
+  if ('problem' in checked) check.fail('labels', `is invalid: ${checked.problem}`)
+  return checked.labels
+}
+
+/** Checked at construction, only when snapshots are on: finding out at the first snapshot would be too late. */
+function checkSpoolDir(check: OptionChecker, value: unknown, enabled: boolean): string {
+  const dir = check.string('heapSnapshot.spoolDir', value, tmpdir())
+  if (!enabled) return dir
+  try {
+    accessSync(dir, fsConstants.W_OK)
+  } catch (error) {
+    check.fail('heapSnapshot.spoolDir', `must be a writable directory: ${(error as Error).message}`)
+  }
+  return dir
 }
 
 const ADMIN_PREFIX = /^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/
@@ -248,19 +277,27 @@ function checkLogger(check: OptionChecker, value: unknown): Logger {
   return value as Logger
 }
 
+/** SIGKILL and SIGSTOP cannot be caught; SIGUSR1 belongs to Node's inspector. */
+const UNUSABLE_SIGNALS = new Set(['SIGKILL', 'SIGSTOP', 'SIGUSR1'])
+
 function checkSignals(check: OptionChecker, value: unknown): NodeJS.Signals[] {
   if (value === undefined) return []
   if (!Array.isArray(value))
     check.fail('shutdownSignals', 'must be an array of signal names such as ["SIGTERM"]')
-  return value.map((signal, index) => {
-    if (typeof signal !== 'string' || !Object.hasOwn(osConstants.signals, signal) || signal === 'SIGKILL') {
+  const signals = value.map((signal, index) => {
+    if (
+      typeof signal !== 'string' ||
+      !Object.hasOwn(osConstants.signals, signal) ||
+      UNUSABLE_SIGNALS.has(signal)
+    ) {
       check.fail(
         `shutdownSignals[${index}]`,
-        `must be a catchable signal name such as "SIGTERM", got ${String(signal)}`,
+        `must be a signal Tripwire may handle, such as "SIGTERM" or "SIGINT", got ${String(signal)}`,
       )
     }
     return signal as NodeJS.Signals
   })
+  return [...new Set(signals)]
 }
 
 /** Freezes the config and its data; the sink and the logger are the user's objects and keep their own state. */

@@ -1,13 +1,15 @@
-import { createReadStream } from 'node:fs'
-import { unlink } from 'node:fs/promises'
-import type { Readable } from 'node:stream'
 import { assertCaptureId, createCaptureId } from './capture-id.js'
-import { EMPTY_SHA256, runningCaptureMeta } from './capture-meta.js'
-import { normalizeCaptureRequest, type NormalizedCaptureRequest } from './capture-request.js'
+import { runningCaptureMeta } from './capture-meta.js'
+import {
+  normalizeCaptureRequest,
+  normalizeRequestInfo,
+  type NormalizedCaptureRequest,
+} from './capture-request.js'
 import { CaptureBudget } from './capture-budget.js'
+import { discardRecording, putFailure, putRecording } from './capture-store.js'
 import { resolveConfig, type ResolvedConfig } from './config.js'
-import { describeError, ErrorCodes, isTripwireError, TripwireError } from './errors.js'
-import { tryAcquireCaptureLock } from './process-lock.js'
+import { ErrorCodes, isTripwireError, TripwireError, type ErrorCode } from './errors.js'
+import { currentLockHolder, tryAcquireCaptureLock, type LockHolder } from './process-lock.js'
 import { startCpuRecorder } from './recorders/cpu.js'
 import { startHeapRecorder } from './recorders/heap.js'
 import { startHeapSnapshotRecorder } from './recorders/heap-snapshot.js'
@@ -15,6 +17,7 @@ import type { Recorder, Recording } from './recorders/recorder.js'
 import { installShutdownSignals } from './shutdown-signals.js'
 import type {
   CaptureMeta,
+  CaptureRequestInfo,
   SinkListPage,
   SinkListQuery,
   StartCaptureRequest,
@@ -22,15 +25,36 @@ import type {
   TripwireOptions,
 } from './types.js'
 
+/** What a caller may add to a running capture's metadata (adapters learn the route template late). */
+export interface CaptureUpdate {
+  request?: CaptureRequestInfo
+}
+
 /** A capture that is running, as its starter sees it. */
 export interface CaptureHandle {
   readonly id: string
   /** The metadata as it was at start (status `running`). */
   readonly meta: CaptureMeta
+  /** Adds to the running capture's metadata; ignored once the capture has ended. */
+  annotate(update: CaptureUpdate): void
   /** Ends the capture now and resolves with its stored metadata. */
-  stop(): Promise<CaptureMeta>
-  /** Resolves with the stored metadata (`completed`, `aborted` or `failed`) when the capture has ended. Never rejects. */
+  stop(update?: CaptureUpdate): Promise<CaptureMeta>
+  /** Resolves with the stored metadata (`completed`, `aborted` or `failed`) once the capture has ended. Never rejects. */
   readonly done: Promise<CaptureMeta>
+}
+
+/** Why starts were refused, by reason. */
+export interface RefusalCounters {
+  invalid: number
+  disabled: number
+  busy: number
+  rateLimited: number
+  cooldown: number
+  unavailable: number
+  profilerInUse: number
+  insufficientMemory: number
+  failedToStart: number
+  closed: number
 }
 
 export interface TripwireCounters {
@@ -38,15 +62,7 @@ export interface TripwireCounters {
   completed: number
   aborted: number
   failed: number
-  refused: {
-    invalid: number
-    disabled: number
-    busy: number
-    rateLimited: number
-    cooldown: number
-    unavailable: number
-    closed: number
-  }
+  refused: RefusalCounters
 }
 
 export interface TripwireStatus {
@@ -55,7 +71,10 @@ export interface TripwireStatus {
   pid: number
   /** `false` once a capture found the inspector unusable; `undefined` until something tried. */
   inspector: { available: boolean | undefined; reason?: string }
+  /** This controller's running capture. */
   current?: CaptureMeta & { elapsedMs: number }
+  /** Who holds the process-wide capture lock: this controller, another one, or a capture still starting. */
+  lock?: LockHolder
   /** Captures that have ended and are being written to the sink. */
   storing: number
   limits: {
@@ -84,6 +103,13 @@ interface ActiveCapture {
 
 type EndStatus = 'completed' | 'aborted'
 
+/** Which counter a failed start goes to. */
+const START_FAILURES: Partial<Record<ErrorCode, keyof RefusalCounters>> = {
+  [ErrorCodes.INSPECTOR_UNAVAILABLE]: 'unavailable',
+  [ErrorCodes.PROFILER_IN_USE]: 'profilerInUse',
+  [ErrorCodes.INSUFFICIENT_MEMORY]: 'insufficientMemory',
+}
+
 /**
  * The one object per process that owns the inspector sessions and every bound: one capture at a time, the
  * duration cap, the capture budget and cooldown, the profile size bound, and an orderly `close()`.
@@ -96,13 +122,26 @@ export class TripwireController {
   private closing: Promise<void> | undefined
   private inspectorProblem: string | undefined
   private inspectorWorked = false
+  /** Start failures are warned about once per code: a misconfigured process must not flood its logs. */
+  private readonly warnedCodes = new Set<string>()
   private readonly removeSignalHandlers: () => void
   private readonly counters: TripwireCounters = {
     started: 0,
     completed: 0,
     aborted: 0,
     failed: 0,
-    refused: { invalid: 0, disabled: 0, busy: 0, rateLimited: 0, cooldown: 0, unavailable: 0, closed: 0 },
+    refused: {
+      invalid: 0,
+      disabled: 0,
+      busy: 0,
+      rateLimited: 0,
+      cooldown: 0,
+      unavailable: 0,
+      profilerInUse: 0,
+      insufficientMemory: 0,
+      failedToStart: 0,
+      closed: 0,
+    },
   }
 
   constructor(options: TripwireOptions) {
@@ -117,7 +156,7 @@ export class TripwireController {
 
   /**
    * Starts a capture. Every refusal (busy, rate limited, cooling down, invalid, unavailable) rejects with a
-   * coded `TripwireError`; busy and rate-limit decisions are taken synchronously, before the first await, so
+   * coded `TripwireError`; the busy and budget decisions are taken synchronously, before the first await, so
    * concurrent callers in one tick cannot both win.
    */
   async start(input?: StartCaptureRequest): Promise<CaptureHandle> {
@@ -141,8 +180,8 @@ export class TripwireController {
       ...(request.mode !== 'instant' && { endsBy: startedAt.getTime() + request.durationMs }),
     })
     if ('heldBy' in lock) {
-      const { endsBy } = lock.heldBy
       // the holder may be another controller or another copy of core: the lock itself says when it ends
+      const { endsBy } = lock.heldBy
       const retryAfterMs = endsBy === undefined ? undefined : Math.max(1, endsBy - Date.now())
       throw this.refuse(
         'busy',
@@ -154,17 +193,12 @@ export class TripwireController {
     const gate = this.budget.check()
     if (!gate.ok) {
       lock.release()
-      const message =
-        gate.reason === 'cooldown'
-          ? `the cooldown after the last capture has ${gate.retryAfterMs} ms to go`
-          : `the capture budget (${this.config.limits.capturesPerHour} per hour) is spent`
-      const code = gate.reason === 'cooldown' ? ErrorCodes.COOLDOWN : ErrorCodes.RATE_LIMITED
-      throw this.refuse(
-        gate.reason === 'cooldown' ? 'cooldown' : 'rateLimited',
-        code,
-        message,
-        gate.retryAfterMs,
-      )
+      if (gate.reason === 'cooldown') {
+        const message = `the cooldown after the last capture has ${gate.retryAfterMs} ms to go`
+        throw this.refuse('cooldown', ErrorCodes.COOLDOWN, message, gate.retryAfterMs)
+      }
+      const message = `the capture budget (${this.config.limits.capturesPerHour} per hour) is spent`
+      throw this.refuse('rateLimited', ErrorCodes.RATE_LIMITED, message, gate.retryAfterMs)
     }
 
     let recorder: Recorder
@@ -183,23 +217,18 @@ export class TripwireController {
     this.inspectorWorked = true
     this.budget.spend()
     this.counters.started++
-    let resolveDone!: (meta: CaptureMeta) => void
-    const capture: ActiveCapture = {
-      meta: runningCaptureMeta(id, startedAt, request, this.config),
+    const capture = this.activate(
+      runningCaptureMeta(id, startedAt, request, this.config),
       recorder,
-      startedAtMono: performance.now(),
-      timer: undefined,
-      releaseLock: lock.release,
-      ending: undefined,
-      done: new Promise<CaptureMeta>((resolve) => (resolveDone = resolve)),
-      resolveDone: (meta) => resolveDone(meta),
-    }
-    this.active = capture
+      lock.release,
+    )
     if (request.mode === 'instant') {
-      void this.end(capture, 'completed')
+      // a heap snapshot stops the event loop for seconds: let the caller answer (202, x-profile-id) first
+      setImmediate(() => void this.end(capture, 'completed'))
     } else {
-      // window: the planned end; request/manual: the cap. The timer keeps the process alive on purpose: a
-      // script that awaits `done` gets its capture, and a natural exit stores it rather than losing it.
+      // window: the planned end; request/manual: the cap. Not unref'd, on purpose: a process that would exit
+      // naturally mid-capture (a script awaiting `done`, a server drained by server.close()) finishes and stores
+      // the capture first, at most maxDurationMs later, rather than losing it. close() ends it at once.
       capture.timer = setTimeout(() => void this.end(capture, 'completed'), request.durationMs)
     }
     this.config.logger.info('tripwire: capture started', {
@@ -210,7 +239,11 @@ export class TripwireController {
     return {
       id,
       meta: structuredClone(capture.meta),
-      stop: () => this.end(capture, 'completed'),
+      annotate: (update) => this.annotate(capture, update),
+      stop: (update) => {
+        if (update !== undefined) this.annotate(capture, update)
+        return this.end(capture, 'completed')
+      },
       done: capture.done,
     }
   }
@@ -230,16 +263,16 @@ export class TripwireController {
     return this.active === undefined ? undefined : structuredClone(this.active.meta)
   }
 
-  get(id: string): Promise<StoredCapture | undefined> {
+  async get(id: string): Promise<StoredCapture | undefined> {
     assertCaptureId(id)
     return this.config.sink.get(id)
   }
 
-  list(query: SinkListQuery): Promise<SinkListPage> {
+  async list(query: SinkListQuery): Promise<SinkListPage> {
     return this.config.sink.list(query)
   }
 
-  delete(id: string): Promise<boolean> {
+  async delete(id: string): Promise<boolean> {
     assertCaptureId(id)
     return this.config.sink.delete(id)
   }
@@ -263,18 +296,18 @@ export class TripwireController {
       kinds: { cpu: true, heap: true, heapsnapshot: heapSnapshot.enabled },
       counters: structuredClone(this.counters),
     }
+    const holder = currentLockHolder()
+    if (holder !== undefined) status.lock = { ...holder }
     if (this.active !== undefined) {
-      status.current = {
-        ...structuredClone(this.active.meta),
-        elapsedMs: Math.round(performance.now() - this.active.startedAtMono),
-      }
+      const elapsedMs = Math.round(performance.now() - this.active.startedAtMono)
+      status.current = { ...structuredClone(this.active.meta), elapsedMs }
     }
     return status
   }
 
   /**
-   * Stops a running capture (stored as `aborted`), waits up to `closeTimeoutMs` for every capture to reach the
-   * sink, then closes the sink. Later `start()` calls are refused. Idempotent.
+   * Stops a running capture (stored as `aborted`), then waits for every capture to reach the sink and for the
+   * sink to close, all within `closeTimeoutMs`. Later `start()` calls are refused. Idempotent.
    */
   close(): Promise<void> {
     this.closing ??= this.shutdown()
@@ -284,20 +317,18 @@ export class TripwireController {
   private async shutdown(): Promise<void> {
     this.removeSignalHandlers()
     if (this.active !== undefined) void this.end(this.active, 'aborted')
-    const settled = Promise.allSettled([...this.storing]).then(() => true)
-    let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), this.config.closeTimeoutMs)
-    })
-    const finished = await Promise.race([settled, deadline])
-    clearTimeout(timer)
-    await this.config.sink.close?.().catch((error: unknown) => {
-      this.config.logger.error('tripwire: closing the sink failed', { error: String(error) })
-    })
-    if (!finished) {
+    const deadline = performance.now() + this.config.closeTimeoutMs
+    const stored = await settlesBefore(Promise.allSettled([...this.storing]), deadline)
+    const sinkClosed = await settlesBefore(
+      Promise.resolve(this.config.sink.close?.()).catch((error: unknown) => {
+        this.config.logger.error('tripwire: closing the sink failed', { error: String(error) })
+      }),
+      deadline,
+    )
+    if (!stored || !sinkClosed) {
       throw new TripwireError(
         ErrorCodes.CLOSE_TIMEOUT,
-        `a capture was still being stored after closeTimeoutMs (${this.config.closeTimeoutMs} ms)`,
+        `${stored ? 'the sink was still closing' : 'a capture was still being stored'} after closeTimeoutMs (${this.config.closeTimeoutMs} ms)`,
       )
     }
   }
@@ -313,11 +344,46 @@ export class TripwireController {
     }
   }
 
+  private activate(meta: CaptureMeta, recorder: Recorder, releaseLock: () => void): ActiveCapture {
+    let resolveDone!: (meta: CaptureMeta) => void
+    const capture: ActiveCapture = {
+      meta,
+      recorder,
+      startedAtMono: performance.now(),
+      timer: undefined,
+      releaseLock,
+      ending: undefined,
+      done: new Promise<CaptureMeta>((resolve) => (resolveDone = resolve)),
+      resolveDone: (stored) => resolveDone(stored),
+    }
+    this.active = capture
+    return capture
+  }
+
+  private annotate(capture: ActiveCapture, update: CaptureUpdate): void {
+    if (capture.ending !== undefined) return
+    try {
+      if (update.request !== undefined) capture.meta.request = normalizeRequestInfo(update.request)
+    } catch (error) {
+      // an adapter's odd route must not break the capture: it is stored without it
+      this.config.logger.debug('tripwire: ignored a capture update', {
+        id: capture.meta.id,
+        error: String(error),
+      })
+    }
+  }
+
   /** Ends a capture once, however many callers ask (timer, stop, close). */
   private end(capture: ActiveCapture, status: EndStatus): Promise<CaptureMeta> {
     if (capture.ending === undefined) {
       const ending = this.finishAndStore(capture, status).catch((error: unknown) =>
-        this.storeFailure(structuredClone(capture.meta), error),
+        putFailure(
+          this.config.sink,
+          this.config.logger,
+          structuredClone(capture.meta),
+          error,
+          ErrorCodes.INSPECTOR_FAILED,
+        ),
       )
       capture.ending = ending
       this.storing.add(ending)
@@ -332,12 +398,12 @@ export class TripwireController {
   private async finishAndStore(capture: ActiveCapture, status: EndStatus): Promise<CaptureMeta> {
     clearTimeout(capture.timer)
     const meta = structuredClone(capture.meta)
-    let recording: Recording | undefined
-    let failure: unknown
+    let recording: Recording
     try {
       recording = await capture.recorder.finish()
     } catch (error) {
-      failure = error
+      this.counters.failed++
+      return putFailure(this.config.sink, this.config.logger, meta, error, ErrorCodes.INSPECTOR_FAILED)
     } finally {
       // the profiler is free again once the recorder has stopped: storing does not hold the lock
       meta.endedAt = new Date().toISOString()
@@ -346,55 +412,31 @@ export class TripwireController {
       if (this.active === capture) this.active = undefined
       this.budget.startCooldown()
     }
-    if (
-      recording !== undefined &&
-      capture.meta.kind !== 'heapsnapshot' &&
-      recording.bytes > this.config.limits.maxProfileBytes
-    ) {
-      failure = new TripwireError(
+
+    const { maxProfileBytes } = this.config.limits
+    if (meta.kind !== 'heapsnapshot' && recording.bytes > maxProfileBytes) {
+      await discardRecording(recording)
+      this.counters.failed++
+      const tooLarge = new TripwireError(
         ErrorCodes.PROFILE_TOO_LARGE,
-        `the profile is ${recording.bytes} bytes, over limits.maxProfileBytes (${this.config.limits.maxProfileBytes}); ` +
+        `the profile is ${recording.bytes} bytes, over limits.maxProfileBytes (${maxProfileBytes}); ` +
           'take shorter captures or a longer sampling interval',
       )
+      return putFailure(this.config.sink, this.config.logger, meta, tooLarge, ErrorCodes.PROFILE_TOO_LARGE)
     }
-    if (failure === undefined && recording !== undefined) {
-      meta.status = status
-      meta.bytes = recording.bytes
-      meta.sha256 = recording.sha256
-      if (recording.sampling !== undefined) meta.sampling = recording.sampling
-      try {
-        await this.config.sink.put(meta, bodyOf(recording))
-        this.counters[status]++
-        this.config.logger.info('tripwire: capture stored', { id: meta.id, status, bytes: meta.bytes })
-        return meta
-      } catch (error) {
-        failure = error
-      } finally {
-        await removeSpool(recording)
-      }
-    } else if (recording !== undefined) {
-      await removeSpool(recording)
-    }
-    return this.storeFailure(meta, failure)
-  }
 
-  /** Records a failed capture (metadata, empty body) so that whoever asked can see what went wrong. */
-  private async storeFailure(meta: CaptureMeta, failure: unknown): Promise<CaptureMeta> {
-    this.counters.failed++
-    meta.status = 'failed'
-    meta.bytes = 0
-    meta.sha256 = EMPTY_SHA256
-    delete meta.sampling
-    meta.error = describeError(failure, ErrorCodes.INSPECTOR_FAILED)
-    this.config.logger.error('tripwire: capture failed', { id: meta.id, ...meta.error })
+    meta.status = status
+    meta.bytes = recording.bytes
+    meta.sha256 = recording.sha256
+    if (recording.sampling !== undefined) meta.sampling = recording.sampling
     try {
-      await this.config.sink.put(meta, Buffer.alloc(0))
+      await putRecording(this.config.sink, meta, recording)
     } catch (error) {
-      this.config.logger.error('tripwire: the sink could not record the failed capture', {
-        id: meta.id,
-        error: String(error),
-      })
+      this.counters.failed++
+      return putFailure(this.config.sink, this.config.logger, meta, error, ErrorCodes.SINK_IO)
     }
+    this.counters[status]++
+    this.config.logger.info('tripwire: capture stored', { id: meta.id, status, bytes: meta.bytes })
     return meta
   }
 
@@ -404,19 +446,18 @@ export class TripwireController {
       : new TripwireError(ErrorCodes.INSPECTOR_FAILED, `the capture could not start: ${String(error)}`, {
           cause: error,
         })
-    if (coded.code === ErrorCodes.INSPECTOR_UNAVAILABLE) {
-      this.inspectorProblem = coded.message
-      this.counters.refused.unavailable++
-    } else {
-      this.counters.failed++
+    if (coded.code === ErrorCodes.INSPECTOR_UNAVAILABLE) this.inspectorProblem = coded.message
+    this.counters.refused[START_FAILURES[coded.code] ?? 'failedToStart']++
+    if (!this.warnedCodes.has(coded.code)) {
+      this.warnedCodes.add(coded.code)
+      this.config.logger.warn('tripwire: a capture could not start (warned once per cause)', coded.toJSON())
     }
-    this.config.logger.warn('tripwire: capture could not start', coded.toJSON())
     return coded
   }
 
   private refuse(
-    counter: keyof TripwireCounters['refused'],
-    code: (typeof ErrorCodes)[keyof typeof ErrorCodes],
+    counter: keyof RefusalCounters,
+    code: ErrorCode,
     message: string,
     retryAfterMs?: number,
   ): TripwireError {
@@ -432,12 +473,17 @@ export class TripwireController {
   }
 }
 
-function bodyOf(recording: Recording): Readable | Buffer {
-  return 'buffer' in recording.body ? recording.body.buffer : createReadStream(recording.body.spoolPath)
-}
-
-async function removeSpool(recording: Recording): Promise<void> {
-  if ('spoolPath' in recording.body) await unlink(recording.body.spoolPath).catch(() => undefined)
+/** Whether `promise` settles before the monotonic `deadline`. */
+async function settlesBefore(promise: Promise<unknown>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, deadline - performance.now()))
+  })
+  try {
+    return await Promise.race([promise.then(() => true as const), late])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** Creates the controller. One per process is the intended use; several share one capture lock. */

@@ -55,6 +55,8 @@ export const ErrorCodes = {
   FORMAT_UNAVAILABLE: 'ERR_TRIPWIRE_FORMAT_UNAVAILABLE',
   /** Admin API: the capture is in a state that does not allow this (still running, failed) (HTTP 409). */
   CAPTURE_STATE: 'ERR_TRIPWIRE_CAPTURE_STATE',
+  /** Admin API: an unexpected failure; the details are in the service's log, not the response (HTTP 500). */
+  INTERNAL: 'ERR_TRIPWIRE_INTERNAL',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]

@@ -59,17 +59,6 @@ export class OptionChecker {
     }
     return value
   }
-
-  stringRecord(path: string, value: unknown): Record<string, string> {
-    if (value === undefined) return {}
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      this.fail(path, `must be an object of string values, got ${describe(value)}`)
-    }
-    for (const [key, item] of Object.entries(value)) {
-      if (typeof item !== 'string') this.fail(`${path}.${key}`, `must be a string, got ${describe(item)}`)
-    }
-    return { ...(value as Record<string, string>) }
-  }
 }
 
 function describe(value: unknown): string {

@@ -12,22 +12,33 @@ export function installShutdownSignals(
   close: () => Promise<void>,
   logger: Logger,
 ): () => void {
-  const installed = signals.map((signal) => {
-    const handler = (): void => {
-      close()
-        .catch((error: unknown) =>
-          logger.error('tripwire: close on signal failed', { signal, error: String(error) }),
-        )
-        .finally(() => {
-          // if the application listens for this signal too, its own handler decides; otherwise re-raise so the
-          // default action (terminate) happens as if Tripwire had never been there
-          if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
-        })
-    }
-    process.once(signal, handler)
-    return { signal, handler }
-  })
-  return () => {
+  const installed: { signal: NodeJS.Signals; handler: () => void }[] = []
+  const uninstall = () => {
     for (const { signal, handler } of installed) process.off(signal, handler)
   }
+  try {
+    for (const signal of signals) {
+      const handler = (): void => {
+        // Decided now, before anything else runs: an application's own once-listener removes itself when it
+        // fires, so counting later would wrongly find us alone and kill its graceful shutdown.
+        const alone = process.listenerCount(signal) === 0
+        close()
+          .catch((error: unknown) =>
+            logger.error('tripwire: close on signal failed', { signal, error: String(error) }),
+          )
+          .finally(() => {
+            // alone, re-raise so the default action (terminate) happens as if Tripwire had never been there;
+            // otherwise the application's handler decides how the process ends
+            if (alone) process.kill(process.pid, signal)
+          })
+      }
+      // first in line, so the capture is being stored before the application starts tearing things down
+      process.prependOnceListener(signal, handler)
+      installed.push({ signal, handler })
+    }
+  } catch (error) {
+    uninstall()
+    throw error
+  }
+  return uninstall
 }

@@ -188,16 +188,24 @@ describe('captures', () => {
     await tripwire.close()
   })
 
-  test('a heap snapshot is refused when the memory it may need is not free', async () => {
-    const ballast = Array.from({ length: 600_000 }, (_, i) => ({ i, text: `ballast-${i}` }))
-    const { tripwire } = await controllerFor({ heapSnapshot: { enabled: true, headroomFactor: 1000 } })
+  test('a heap snapshot is refused when the memory it may need is not free', async (t) => {
+    const headroomFactor = 1000
+    // grow the heap until 1000× of it is more than this machine has, so the refusal does not depend on its size
+    const ballast: unknown[] = []
+    while (process.memoryUsage().heapUsed * headroomFactor <= process.availableMemory()) {
+      if (process.memoryUsage().heapUsed > 1024 ** 3) return t.skip('this machine has over 1 TB free')
+      ballast.push(Array.from({ length: 100_000 }, (_, i) => ({ i, text: `ballast-${i}` })))
+    }
+    const { tripwire } = await controllerFor({ heapSnapshot: { enabled: true, headroomFactor } })
     const error = await rejectsWithCode(
       tripwire.start({ kind: 'heapsnapshot' }),
       ErrorCodes.INSUFFICIENT_MEMORY,
     )
     assert.match(error.message, /take a 'heap' sampling capture instead/)
     assert.equal(tripwire.status().current, undefined, 'nothing is left running')
-    assert.ok(ballast.length > 0)
+    assert.equal(tripwire.status().lock, undefined, 'the lock is released')
+    assert.equal(tripwire.status().counters.refused.insufficientMemory, 1)
+    ballast.length = 0 // kept alive until here on purpose
     await tripwire.close()
   })
 })
@@ -350,8 +358,12 @@ describe('requests and options are validated with clear, coded errors', () => {
       [{}, /option "service" must be a non-empty string/],
       [undefined, /option "service" is required/],
       [{ service: 's', sink: {} }, /must implement the Sink interface/],
-      [{ service: 's', labels: { a: 1 } }, /option "labels\.a" must be a string/],
-      [{ service: 's', shutdownSignals: ['SIGKILL'] }, /catchable signal/],
+      [{ service: 's', labels: { a: 1 } }, /option "labels" is invalid: label "a" must be a string/],
+      [{ service: 's', labels: { 'a b': 'x' } }, /option "labels" is invalid: label name "a b"/],
+      [{ service: 's', shutdownSignals: ['SIGKILL'] }, /a signal Tripwire may handle/],
+      [{ service: 's', shutdownSignals: ['SIGSTOP'] }, /a signal Tripwire may handle/],
+      [{ service: 's', shutdownSignals: ['SIGUSR1'] }, /a signal Tripwire may handle/],
+      [null, /options must be an object such as/],
       [{ service: 's', limits: { capturesPerHour: 0 } }, /capturesPerHour" must be a whole number from 1/],
     ]
     for (const [options, message] of cases) {
@@ -388,7 +400,8 @@ describe('failures never break the caller', () => {
     const tripwire = createTripwire({ service: 's', sink: flaky, limits: { cooldownMs: 0 } })
     const first = await (await tripwire.start({ durationMs: 20 })).done
     assert.equal(first.status, 'failed')
-    assert.equal(first.error?.message, 'simulated outage')
+    assert.equal(first.error?.code, ErrorCodes.SINK_IO)
+    assert.match(first.error?.message ?? '', /simulated outage/)
     assert.equal(
       (await real.list({ limit: 10 })).items[0]?.status,
       'failed',
@@ -439,6 +452,44 @@ describe('failures never break the caller', () => {
       await second.tripwire.start({ durationMs: 10 })
     ).done
     await Promise.all([first.tripwire.close(), second.tripwire.close()])
+  })
+
+  test('close() while a start is under way refuses that start and leaves nothing running', async () => {
+    const { tripwire } = await controllerFor()
+    const starting = tripwire.start({ durationMs: 5000 })
+    const closing = tripwire.close()
+    await rejectsWithCode(starting, ErrorCodes.CLOSED)
+    await closing
+    assert.equal(tripwire.status().lock, undefined)
+    const other = await controllerFor()
+    await (
+      await other.tripwire.start({ durationMs: 10 })
+    ).done // the profiler is free
+    await other.tripwire.close()
+  })
+
+  test('close() gives up with a coded error when the sink does not close in time', async () => {
+    const dir = await mkdtemp(join(root, 'hanging-'))
+    const real = new LocalDiskSink({ dir })
+    const hanging: Sink = {
+      put: (meta, body) => real.put(meta, body),
+      get: (id) => real.get(id),
+      list: (query) => real.list(query),
+      delete: (id) => real.delete(id),
+      close: () => new Promise<void>(() => {}),
+    }
+    const tripwire = createTripwire({ service: 's', sink: hanging, closeTimeoutMs: 200 })
+    const started = performance.now()
+    await rejectsWithCode(tripwire.close(), ErrorCodes.CLOSE_TIMEOUT)
+    assert.ok(performance.now() - started < 2000)
+  })
+
+  test('shutdown signals are installed once each and removed by close()', async () => {
+    const before = process.listenerCount('SIGTERM')
+    const { tripwire } = await controllerFor({ shutdownSignals: ['SIGTERM', 'SIGTERM'] })
+    assert.equal(process.listenerCount('SIGTERM'), before + 1)
+    await tripwire.close()
+    assert.equal(process.listenerCount('SIGTERM'), before)
   })
 
   test('close() stops a running capture, stores it as aborted, and refuses later starts', async () => {

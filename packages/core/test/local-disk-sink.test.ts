@@ -79,6 +79,16 @@ function fsWithTempOpen(open: (path: string) => Promise<LocalDiskFileHandle>): L
   }
 }
 
+/** Resolves once `dir` holds a file whose name starts with `prefix`. */
+async function fileAppears(prefix: string): Promise<void> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const names = await nodeFs.readdir(dir).catch(() => [])
+    if (names.some((name) => name.startsWith(prefix))) return
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  throw new Error(`no ${prefix}* file appeared in ${dir}`)
+}
+
 function isCode(code: string) {
   return (error: TripwireError): boolean => {
     assert.equal(error.name, 'TripwireError')
@@ -309,6 +319,34 @@ describe('LocalDiskSink', () => {
       assert.equal((await namesIn(dir)).length, 2)
     })
 
+    it('keeps 2 GiB of bodies by default, so several large heap snapshots fit', async () => {
+      const MIB = 1024 * 1024
+      // Bodies are reported as 600 MiB each without writing them.
+      const sink = new LocalDiskSink({
+        dir,
+        fs: {
+          ...nodeFs,
+          stat: async (path) => {
+            const stats = await nodeFs.stat(path)
+            return path.endsWith('.heapsnapshot') ? { size: 600 * MIB, mtimeMs: stats.mtimeMs } : stats
+          },
+        },
+      })
+      const metas = [40, 30, 20, 10].map((ago) => makeMeta('heapsnapshot', ago, 600 * MIB))
+      await putAll(sink, metas.slice(0, 3))
+      assert.deepEqual(
+        (await sink.list({ limit: 10 })).items.map((m) => m.id),
+        [metas[2]!.id, metas[1]!.id, metas[0]!.id],
+        '1800 MiB fits',
+      )
+      await sink.put(metas[3]!, Buffer.from('{}'))
+      assert.deepEqual(
+        (await sink.list({ limit: 10 })).items.map((m) => m.id),
+        [metas[3]!.id, metas[2]!.id, metas[1]!.id],
+        '2400 MiB does not: the oldest goes',
+      )
+    })
+
     it('never fails a put when retention cannot delete, and reports it to onError', async () => {
       const reported: TripwireError[] = []
       const sink = new LocalDiskSink({
@@ -489,14 +527,22 @@ describe('LocalDiskSink', () => {
 
       const orphan = makeMeta('heap', 20)
       const orphanBody = `${orphan.id}.heapprofile`
-      const staleTemp = `.tmp-${orphan.id}-a1b2c3d4e5f6.body`
-      const staleTempMeta = `.tmp-${orphan.id}-a1b2c3d4e5f6.meta`
-      const freshTemp = `.tmp-${makeMeta('cpu', 0).id}-0123456789ab.body`
-      for (const name of [orphanBody, staleTemp, staleTempMeta, freshTemp, 'README.txt']) {
+      // pid 1 is always running, so these go only because they outlived the grace period.
+      const staleTemp = `.tmp-1-${orphan.id}-a1b2c3d4e5f6.body`
+      const staleTempMeta = `.tmp-1-${orphan.id}-a1b2c3d4e5f6.meta`
+      const freshTemp = `.tmp-1-${makeMeta('cpu', 0).id}-0123456789ab.body`
+      // Names outside the sink's exact pattern belong to someone else, however old.
+      const foreign = [
+        '.tmp-something',
+        `.tmp-${orphan.id}-a1b2c3d4e5f6.body`,
+        `.tmp-1-${orphan.id}-a1b2c3d4e5f6.body.bak`,
+        `.tmp-1-not-an-id-a1b2c3d4e5f6.meta`,
+      ]
+      for (const name of [orphanBody, staleTemp, staleTempMeta, freshTemp, 'README.txt', ...foreign]) {
         await nodeFs.writeFile(join(dir, name), 'partial')
       }
       const anHourAgo = new Date(Date.now() - 60 * MINUTE)
-      for (const name of [orphanBody, staleTemp, staleTempMeta, 'README.txt']) {
+      for (const name of [orphanBody, staleTemp, staleTempMeta, 'README.txt', ...foreign]) {
         await nodeFs.utimes(join(dir, name), anHourAgo, anHourAgo)
       }
 
@@ -508,7 +554,7 @@ describe('LocalDiskSink', () => {
       )
       assert.deepEqual(
         await namesIn(dir),
-        [freshTemp, `${complete.id}.cpuprofile`, `${complete.id}.json`, 'README.txt'].sort(),
+        [freshTemp, `${complete.id}.cpuprofile`, `${complete.id}.json`, 'README.txt', ...foreign].sort(),
       )
       const stored = await restarted.get(complete.id)
       assert.ok(stored)
@@ -528,9 +574,34 @@ describe('LocalDiskSink', () => {
       for (const name of [ofDeadWriter, ofThisProcessBeforeStart, ofLiveWriter]) {
         await nodeFs.writeFile(join(dir, name), 'partial')
       }
+      const beforeThisProcess = new Date(Date.now() - process.uptime() * 1000 - MINUTE)
+      await nodeFs.utimes(join(dir, ofThisProcessBeforeStart), beforeThisProcess, beforeThisProcess)
       const sink = new LocalDiskSink({ dir })
       assert.deepEqual((await sink.list({ limit: 10 })).items, [])
       assert.deepEqual(await namesIn(dir), [ofLiveWriter])
+    })
+
+    it("does not delete another sink's temp file of this process when it starts on the same directory", async () => {
+      const first = new LocalDiskSink({ dir })
+      const meta = makeMeta('heapsnapshot', 0)
+      const body = new Readable({ read() {} })
+      body.push(Buffer.from('{"snapshot":'))
+      const put = first.put(meta, body)
+      await fileAppears(`.tmp-${process.pid}-${meta.id}-`)
+
+      const second = new LocalDiskSink({ dir })
+      assert.deepEqual((await second.list({ limit: 10 })).items, [])
+
+      body.push(Buffer.from('{}}'))
+      body.push(null)
+      await put
+      assert.deepEqual(
+        (await second.list({ limit: 10 })).items.map((m) => m.id),
+        [meta.id],
+      )
+      const stored = await first.get(meta.id)
+      assert.ok(stored)
+      assert.equal((await readAll(stored.body)).toString(), '{"snapshot":{}}')
     })
 
     it('does no I/O in the constructor', async () => {
@@ -562,7 +633,10 @@ describe('LocalDiskSink', () => {
     const cases: [string, unknown][] = [
       ['dir', { dir: '' }],
       ['dir', { dir: 42 }],
-      ['options', undefined],
+      ['dir', {}],
+      ['dir', undefined],
+      ['dir', null],
+      ['dir', './profiles'],
       ['retention.maxCount', { dir: 'p', retention: { maxCount: -1 } }],
       ['retention.maxCount', { dir: 'p', retention: { maxCount: 1.5 } }],
       ['retention.maxBytes', { dir: 'p', retention: { maxBytes: '1GB' } }],
@@ -577,11 +651,42 @@ describe('LocalDiskSink', () => {
           () => new LocalDiskSink(options as ConstructorParameters<typeof LocalDiskSink>[0]),
           (error: TripwireError) => {
             isCode(ErrorCodes.INVALID_OPTIONS)(error)
-            assert.ok(error.message.startsWith(`LocalDiskSink: option ${option} `), error.message)
+            assert.ok(error.message.startsWith(`LocalDiskSink: option "${option}" `), error.message)
             return true
           },
         )
       })
     }
+
+    const typos: [unknown, string][] = [
+      [
+        { dir: 'p', retension: { maxCount: 10 } },
+        'LocalDiskSink: option "retension" is not known; did you mean "retention"?',
+      ],
+      [
+        { dir: 'p', retention: { maxAge: DAY } },
+        'LocalDiskSink: option "retention.maxAge" is not known; did you mean "maxAgeMs"?',
+      ],
+    ]
+    for (const [options, message] of typos) {
+      it(`rejects the unknown option in ${JSON.stringify(options)} with a did-you-mean hint`, () => {
+        assert.throws(
+          () => new LocalDiskSink(options as ConstructorParameters<typeof LocalDiskSink>[0]),
+          (error: TripwireError) => {
+            isCode(ErrorCodes.INVALID_OPTIONS)(error)
+            assert.equal(error.message, message)
+            return true
+          },
+        )
+      })
+    }
+
+    it('accepts Infinity for every retention limit', () => {
+      const sink = new LocalDiskSink({
+        dir,
+        retention: { maxCount: Infinity, maxBytes: Infinity, maxAgeMs: Infinity },
+      })
+      assert.equal(sink.dir, dir)
+    })
   })
 })

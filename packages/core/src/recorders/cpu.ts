@@ -17,7 +17,8 @@ export async function startCpuRecorder(samplingIntervalUs: number): Promise<Reco
     async finish(): Promise<Recording> {
       try {
         const { profile } = await session.post<{ profile: CpuProfile }>('Profiler.stop')
-        await session.post('Profiler.disable')
+        // the profile is already in hand: a failed disable must not lose it (dispose() disconnects anyway)
+        await session.post('Profiler.disable').catch(() => undefined)
         const samples = profile.samples?.length ?? 0
         // V8 samples less often than asked, more so under load: the profile itself says how often it did
         const effectiveIntervalUs =

@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { ErrorCodes, TripwireError } from '../errors.js'
 import { InspectorSession } from '../inspector-session.js'
 import { measureMemoryHeadroom } from '../memory-headroom.js'
+import { errnoCode } from '../sinks/fs-errors.js'
 import type { Recorder, Recording } from './recorder.js'
 
 export interface HeapSnapshotRecorderOptions {
@@ -54,7 +55,12 @@ async function snapshotToSpool(
     options.spoolDir,
     `.tripwire-snapshot-${process.pid}-${randomBytes(6).toString('hex')}`,
   )
-  const fd = openSync(spoolPath, 'wx', 0o600)
+  let fd: number
+  try {
+    fd = openSync(spoolPath, 'wx', 0o600)
+  } catch (error) {
+    throw spoolError(error, `create ${spoolPath}`)
+  }
   const hash = createHash('sha256')
   let bytes = 0
   let writeError: Error | undefined
@@ -70,10 +76,10 @@ async function snapshotToSpool(
       return
     }
     try {
-      writeSync(fd, chunk)
+      writeFully(fd, chunk)
       hash.update(chunk)
     } catch (error) {
-      writeError = error as Error
+      writeError = spoolError(error, `write ${spoolPath}`)
     }
   }
   session.on('HeapProfiler.addHeapSnapshotChunk', onChunk)
@@ -83,13 +89,35 @@ async function snapshotToSpool(
     if (writeError !== undefined) throw writeError
   } catch (error) {
     closeSync(fd)
-    unlinkSync(spoolPath)
+    rmSync(spoolPath, { force: true })
     throw error
   } finally {
     session.off('HeapProfiler.addHeapSnapshotChunk', onChunk)
   }
   closeSync(fd)
   return { body: { spoolPath }, bytes, sha256: hash.digest('hex') }
+}
+
+/** writeSync may write less than asked (a nearly full disk): loop, or the spool would not match its hash. */
+function writeFully(fd: number, chunk: Buffer): void {
+  for (let offset = 0; offset < chunk.length;) offset += writeSync(fd, chunk, offset)
+}
+
+/** The spool is not the sink: say so, and point at the option that moves it. */
+function spoolError(error: unknown, action: string): TripwireError {
+  const code = errnoCode(error)
+  const errorCode =
+    code === 'ENOSPC' || code === 'EDQUOT'
+      ? ErrorCodes.SINK_DISK_FULL
+      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+        ? ErrorCodes.SINK_PERMISSION
+        : ErrorCodes.SINK_IO
+  const message = error instanceof Error ? error.message : String(error)
+  return new TripwireError(
+    errorCode,
+    `the heap snapshot spool could not ${action}: ${message}; point heapSnapshot.spoolDir at a writable disk with room`,
+    { cause: error },
+  )
 }
 
 function mib(bytes: number): number {

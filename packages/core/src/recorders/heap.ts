@@ -9,6 +9,12 @@ export interface HeapRecorderOptions {
 }
 
 const NOT_STARTED = 'sampling heap profiler was not started'
+/**
+ * After finding the sampler taken, heap starts are refused without asking again for a while: asking reads the
+ * other owner's whole allocation profile on the main thread, which is not free when an APM agent holds it.
+ */
+const SAMPLER_TAKEN_BACKOFF_MS = 30_000
+let samplerTakenUntil = 0
 
 /**
  * Starts V8's sampling heap profiler. There is one per isolate and the inspector does not guard it: a second
@@ -22,6 +28,7 @@ export async function startHeapRecorder(options: HeapRecorderOptions): Promise<R
       'heap sampling refused: the process runs with --heap-prof, which owns V8 sampling heap profiler until exit',
     )
   }
+  if (performance.now() < samplerTakenUntil) throw samplerTaken()
   const session = await InspectorSession.openWith(async (session) => {
     await assertSamplerFree(session)
     await session.post('HeapProfiler.startSampling', {
@@ -63,7 +70,12 @@ async function assertSamplerFree(session: InspectorSession): Promise<void> {
     if (String((error as Error).message).includes(NOT_STARTED)) return
     throw error
   }
-  throw new TripwireError(
+  samplerTakenUntil = performance.now() + SAMPLER_TAKEN_BACKOFF_MS
+  throw samplerTaken()
+}
+
+function samplerTaken(): TripwireError {
+  return new TripwireError(
     ErrorCodes.PROFILER_IN_USE,
     'heap sampling refused: another tool (a debugger, an APM agent) is already using V8 sampling heap profiler',
   )

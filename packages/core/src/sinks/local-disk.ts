@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises'
 import { assertCaptureId, isCaptureId, kindOfCaptureId, timeOfCaptureId } from '../capture-id.js'
 import { CAPTURE_KINDS, captureFileName, isCaptureKind } from '../capture-kinds.js'
 import { ErrorCodes, isTripwireError, TripwireError } from '../errors.js'
+import { OptionChecker } from '../option-checks.js'
 import type { CaptureKind, CaptureMeta, Sink, SinkListPage, SinkListQuery, StoredCapture } from '../types.js'
 import { isNotFound, toSinkError } from './fs-errors.js'
 
@@ -42,8 +43,9 @@ export interface LocalDiskRetention {
   maxCount?: number
   /**
    * The most bytes of capture bodies kept; the oldest are deleted until the rest fits. The newest capture is
-   * always kept, even when it alone is larger.
-   * @default 1073741824 (1 GiB)
+   * always kept, even when it alone is larger. The default matches the default `heapSnapshot.maxBytes` of
+   * `createTripwire`, so that one large heap snapshot does not by itself push every older capture out.
+   * @default 2147483648 (2 GiB)
    */
   maxBytes?: number
   /**
@@ -62,7 +64,7 @@ export interface LocalDiskSinkOptions {
   dir: string
   /**
    * Applied at start and after every `put`.
-   * @default { maxCount: 200, maxBytes: 1073741824, maxAgeMs: 1209600000 }
+   * @default { maxCount: 200, maxBytes: 2147483648, maxAgeMs: 1209600000 }
    */
   retention?: LocalDiskRetention
   /**
@@ -79,7 +81,7 @@ export interface LocalDiskSinkOptions {
 
 const DEFAULT_RETENTION: Readonly<Required<LocalDiskRetention>> = Object.freeze({
   maxCount: 200,
-  maxBytes: 1024 ** 3,
+  maxBytes: 2 * 1024 ** 3,
   maxAgeMs: 14 * 24 * 60 * 60 * 1000,
 })
 
@@ -88,19 +90,31 @@ const MAX_LIST_LIMIT = 1000
 const READ_CONCURRENCY = 32
 const TEMP_PREFIX = '.tmp-'
 /**
+ * The names of the sink's temp files: `.tmp-<writer pid>-<capture id>-<12 hex>.(body|meta)`. Anything else that
+ * starts with `.tmp-` belongs to someone else and is never touched.
+ */
+const TEMP_NAME = /^\.tmp-([1-9]\d{0,9})-(.+)-[0-9a-f]{12}\.(?:body|meta)$/
+/**
+ * How much older than this process's start a temp file with its pid must be to count as a previous
+ * incarnation's: covers coarse file-system timestamps (2 s on FAT) and the imprecision of the start time.
+ */
+const PROCESS_START_MARGIN_MS = 5000
+/**
  * Temp files and bodies without metadata younger than this are left alone unless their writer is known to be
  * gone: another process sharing the directory (cluster workers) may be in the middle of a put.
  */
 const LEFTOVER_GRACE_MS = 5 * 60 * 1000
 
 const FS_METHODS = ['mkdir', 'open', 'readFile', 'readdir', 'rename', 'unlink', 'stat'] as const
+const OPTION_KEYS = ['dir', 'retention', 'fs', 'onError'] as const
+const RETENTION_KEYS = ['maxCount', 'maxBytes', 'maxAgeMs'] as const
 
 interface DirectoryScan {
   /** Ids whose metadata exists, i.e. the visible captures, newest first. */
   captures: string[]
   /** Names of body files whose metadata does not exist. */
   orphanBodies: string[]
-  /** Names of `.tmp-*` files. */
+  /** Names of this sink's temp files (see `TEMP_NAME`), of any writer. */
   temps: string[]
 }
 
@@ -211,7 +225,7 @@ export class LocalDiskSink implements Sink {
     await this.#io(`create the directory ${this.dir}`, () =>
       this.#fs.mkdir(this.dir, { recursive: true, mode: 0o700 }),
     )
-    await this.#housekeep(true)
+    await this.#housekeep()
   }
 
   async #store(meta: CaptureMeta, json: string, body: Readable | Buffer): Promise<void> {
@@ -349,7 +363,7 @@ export class LocalDiskSink implements Sink {
     const temps: string[] = []
     for (const name of names) {
       if (name.startsWith(TEMP_PREFIX)) {
-        temps.push(name)
+        if (isOwnTempName(name)) temps.push(name)
         continue
       }
       const dot = name.indexOf('.')
@@ -368,30 +382,30 @@ export class LocalDiskSink implements Sink {
   }
 
   /** Queues a sweep after any already queued. Never rejects: housekeeping must not fail a put. */
-  #housekeep(atStart = false): Promise<void> {
+  #housekeep(): Promise<void> {
     this.#housekeeping = this.#housekeeping
-      .then(() => this.#sweep(atStart))
+      .then(() => this.#sweep())
       .catch((error: unknown) => this.#report(error))
     return this.#housekeeping
   }
 
-  async #sweep(atStart: boolean): Promise<void> {
+  async #sweep(): Promise<void> {
     const scan = await this.#scan()
     const now = Date.now()
-    const writerGone = (name: string) => tempWriterGone(name, atStart)
-    await this.#removeLeftovers(scan.temps.filter(writerGone), () => true)
+    const outlived = (mtimeMs: number) => now - mtimeMs >= LEFTOVER_GRACE_MS
     await this.#removeLeftovers(
-      [...scan.temps.filter((name) => !writerGone(name)), ...scan.orphanBodies],
-      (mtimeMs) => now - mtimeMs >= LEFTOVER_GRACE_MS,
+      scan.temps,
+      (name, mtimeMs) => tempWriterGone(name, mtimeMs) || outlived(mtimeMs),
     )
+    await this.#removeLeftovers(scan.orphanBodies, (_, mtimeMs) => outlived(mtimeMs))
     await this.#applyRetention(scan.captures, now)
   }
 
-  async #removeLeftovers(names: string[], stale: (mtimeMs: number) => boolean): Promise<void> {
+  async #removeLeftovers(names: string[], stale: (name: string, mtimeMs: number) => boolean): Promise<void> {
     for (const name of names) {
       const path = join(this.dir, name)
       const stats = await this.#fs.stat(path).catch(() => undefined)
-      if (stats !== undefined && stale(stats.mtimeMs)) await this.#discard(path, true)
+      if (stats !== undefined && stale(name, stats.mtimeMs)) await this.#discard(path, true)
     }
   }
 
@@ -524,44 +538,37 @@ function checkListQuery(query: SinkListQuery): { limit: number; cursor?: string;
   return { ...page, ...(cursor === undefined ? {} : { cursor }), ...(kind === undefined ? {} : { kind }) }
 }
 
-function checkOptions(options: LocalDiskSinkOptions): {
+function checkOptions(options: unknown): {
   dir: string
   retention: Readonly<Required<LocalDiskRetention>>
   fs: LocalDiskFileSystem
   onError: (error: TripwireError) => void
 } {
-  if (typeof options !== 'object' || (options as unknown) === null) {
-    throw invalidOption('options', options, 'an object like { dir: "./profiles" }')
+  const check = new OptionChecker('LocalDiskSink')
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    check.fail('dir', 'is required: new LocalDiskSink({ dir: "./profiles" })')
   }
-  const { dir, retention, fs, onError } = options
-  if (typeof dir !== 'string' || dir.trim() === '')
-    throw invalidOption('dir', dir, 'a non-empty directory path')
+  const raw = check.object('', options, OPTION_KEYS)
   return {
-    dir,
-    retention: checkRetention(retention),
-    fs: checkFileSystem(fs),
-    onError: checkOnError(onError),
+    dir: check.string('dir', raw.dir),
+    retention: checkRetention(check, raw.retention),
+    fs: checkFileSystem(check, raw.fs),
+    onError: checkOnError(check, raw.onError),
   }
 }
 
-function checkRetention(retention: LocalDiskRetention | undefined): Readonly<Required<LocalDiskRetention>> {
-  if (retention === undefined) return DEFAULT_RETENTION
-  if (typeof retention !== 'object' || (retention as unknown) === null) {
-    throw invalidOption('retention', retention, 'an object like { maxCount: 200 }')
-  }
+function checkRetention(check: OptionChecker, value: unknown): Readonly<Required<LocalDiskRetention>> {
+  if (value === undefined) return DEFAULT_RETENTION
+  const retention = check.object('retention', value, RETENTION_KEYS)
+  // Infinity turns a limit off; OptionChecker accepts finite numbers only, so it is let through here.
   const limit = (name: keyof LocalDiskRetention, integer: boolean): number => {
-    const value = retention[name]
-    if (value === undefined) return DEFAULT_RETENTION[name]
-    const valid =
-      typeof value === 'number' && value > 0 && (value === Infinity || !integer || Number.isInteger(value))
-    if (!valid) {
-      throw invalidOption(
-        `retention.${name}`,
-        value,
-        `a positive ${integer ? 'integer' : 'number'} or Infinity`,
-      )
-    }
-    return value
+    const path = `retention.${name}`
+    const item = retention[name]
+    if (item === Infinity) return Infinity
+    const fallback = DEFAULT_RETENTION[name]
+    return integer
+      ? check.integer(path, item, fallback, 1, Infinity)
+      : check.number(path, item, fallback, 1, Infinity)
   }
   return {
     maxCount: limit('maxCount', true),
@@ -570,30 +577,24 @@ function checkRetention(retention: LocalDiskRetention | undefined): Readonly<Req
   }
 }
 
-function checkFileSystem(fs: LocalDiskFileSystem | undefined): LocalDiskFileSystem {
+function checkFileSystem(check: OptionChecker, fs: unknown): LocalDiskFileSystem {
   if (fs === undefined) return nodeFs
-  if (typeof fs !== 'object' || (fs as unknown) === null) {
-    throw invalidOption('fs', fs, 'an object with the functions of node:fs/promises')
+  if (typeof fs !== 'object' || fs === null) {
+    check.fail('fs', `must be an object with the functions of node:fs/promises, got ${typeof fs}`)
   }
-  const missing = FS_METHODS.filter((name) => typeof fs[name] !== 'function')
-  if (missing.length > 0) throw invalidOption('fs', fs, `an object that also has ${missing.join(', ')}()`)
-  return fs
+  const methods = fs as Record<string, unknown>
+  const missing = FS_METHODS.filter((name) => typeof methods[name] !== 'function')
+  if (missing.length > 0) check.fail('fs', `must also have ${missing.join(', ')}()`)
+  return fs as LocalDiskFileSystem
 }
 
-function checkOnError(onError: ((error: TripwireError) => void) | undefined): (error: TripwireError) => void {
+function checkOnError(check: OptionChecker, onError: unknown): (error: TripwireError) => void {
   if (onError === undefined) return () => {}
-  if (typeof onError !== 'function') throw invalidOption('onError', onError, 'a function')
-  return onError
+  if (typeof onError !== 'function') check.fail('onError', `must be a function, got ${typeof onError}`)
+  return onError as (error: TripwireError) => void
 }
 
-function invalidOption(name: string, value: unknown, expected: string): TripwireError {
-  return new TripwireError(
-    ErrorCodes.INVALID_OPTIONS,
-    `LocalDiskSink: option ${name} must be ${expected}, got ${describe(value)}`,
-  )
-}
-
-/** A short, safe rendering of a value for an error message; long input is never echoed whole. */
+/** A short, safe rendering of a value in a request error (not an option's: those use OptionChecker). */
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)
   if (typeof value === 'number' || typeof value === 'boolean') return String(value)
@@ -601,15 +602,23 @@ function describe(value: unknown): string {
   return Array.isArray(value) ? 'an array' : typeof value
 }
 
+function isOwnTempName(name: string): boolean {
+  const match = TEMP_NAME.exec(name)
+  return match !== null && isCaptureId(match[2])
+}
+
 /**
- * A temp file's writer is gone when its pid is not running, or, at start, when the pid is this process's own:
- * nothing of this sink's has been written yet, so a file with our pid is a previous incarnation's (pid 1 in a
- * restarted container).
+ * A temp file's writer is gone when its pid is not running, or when the pid is this process's own but the file
+ * is older than this process: it is a previous incarnation's (pid 1 in a restarted container). A newer file
+ * with our pid may be another sink's put in progress on the same directory.
  */
-function tempWriterGone(name: string, atStart: boolean): boolean {
-  const pid = Number(/^\.tmp-(\d+)-/.exec(name)?.[1])
+function tempWriterGone(name: string, mtimeMs: number): boolean {
+  const pid = Number(TEMP_NAME.exec(name)?.[1])
   if (!Number.isSafeInteger(pid) || pid <= 0) return false
-  if (pid === process.pid) return atStart
+  if (pid === process.pid) {
+    const startedAt = Date.now() - process.uptime() * 1000
+    return mtimeMs < startedAt - PROCESS_START_MARGIN_MS
+  }
   try {
     process.kill(pid, 0)
     return false

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises'
 import { get } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -190,6 +190,17 @@ describe('process-global scenarios (child processes)', () => {
         await mkdir(target, { recursive: true })
         await cp(join(CORE, 'dist'), join(target, 'dist'), { recursive: true })
         await cp(join(CORE, 'package.json'), join(target, 'package.json'))
+        // each copy resolves core's own dependencies as an install would, from its node_modules
+        const manifest = JSON.parse(await readFile(join(CORE, 'package.json'), 'utf8')) as {
+          dependencies?: Record<string, string>
+        }
+        for (const dependency of Object.keys(manifest.dependencies ?? {})) {
+          await symlink(
+            join(ROOT, 'node_modules', dependency),
+            join(tmp, name, 'node_modules', dependency),
+            'dir',
+          )
+        }
         return pathToFileURL(join(target, 'dist', 'index.js')).href
       }),
     )

@@ -37,7 +37,19 @@ const REQUEST_KEYS = [
   'request',
   'slo',
 ] as const satisfies readonly (keyof StartCaptureRequest)[]
-const TRIGGER_TYPES: readonly TriggerType[] = ['header', 'admin', 'slo', 'eventloop', 'heap', 'api']
+// A record rather than a list so that a new TriggerType fails to compile until it is listed here.
+export const TRIGGER_TYPES: Readonly<Record<TriggerType, true>> = Object.freeze({
+  header: true,
+  admin: true,
+  slo: true,
+  eventloop: true,
+  heap: true,
+  api: true,
+})
+
+export function isTriggerType(value: unknown): value is TriggerType {
+  return typeof value === 'string' && Object.hasOwn(TRIGGER_TYPES, value)
+}
 const TEXT_LIMIT = 512
 
 /**
@@ -146,11 +158,11 @@ function cpuInterval(value: unknown, config: ResolvedConfig): number {
 function normalizeTrigger(value: unknown): CaptureTrigger {
   if (value === undefined) return { type: 'api', reason: 'programmatic capture' }
   const raw = asObject(value, 'trigger')
-  if (!TRIGGER_TYPES.includes(raw.type as TriggerType)) {
-    invalid(`trigger.type must be one of ${TRIGGER_TYPES.join(', ')}, got ${show(raw.type)}`)
+  if (!isTriggerType(raw.type)) {
+    invalid(`trigger.type must be one of ${Object.keys(TRIGGER_TYPES).join(', ')}, got ${show(raw.type)}`)
   }
   const trigger: CaptureTrigger = {
-    type: raw.type as TriggerType,
+    type: raw.type,
     reason: text(raw.reason, 'trigger.reason'),
   }
   if (raw.subject !== undefined) trigger.subject = text(raw.subject, 'trigger.subject')

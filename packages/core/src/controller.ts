@@ -15,6 +15,7 @@ import { startHeapRecorder } from './recorders/heap.js'
 import { startHeapSnapshotRecorder } from './recorders/heap-snapshot.js'
 import type { Recorder, Recording } from './recorders/recorder.js'
 import { installShutdownSignals } from './shutdown-signals.js'
+import { HeaderTrigger, type HeaderTriggerStatus } from './trigger/header-trigger.js'
 import type {
   CaptureMeta,
   CaptureRequestInfo,
@@ -87,6 +88,8 @@ export interface TripwireStatus {
   }
   kinds: { cpu: boolean; heap: boolean; heapsnapshot: boolean }
   counters: TripwireCounters
+  /** The signed-header trigger: outcomes and refusals by reason. */
+  trigger: HeaderTriggerStatus
 }
 
 interface ActiveCapture {
@@ -116,9 +119,12 @@ const START_FAILURES: Partial<Record<ErrorCode, keyof RefusalCounters>> = {
  */
 export class TripwireController {
   readonly config: ResolvedConfig
+  /** The signed `x-trigger-profile` header, checked by every adapter before a request's handler. */
+  readonly headerTrigger: HeaderTrigger
   private readonly budget: CaptureBudget
   private active: ActiveCapture | undefined
-  private readonly storing = new Set<Promise<CaptureMeta>>()
+  /** Captures that have ended and are on their way into the sink, by id. */
+  private readonly storing = new Map<string, Promise<CaptureMeta>>()
   private closing: Promise<void> | undefined
   private inspectorProblem: string | undefined
   private inspectorWorked = false
@@ -147,6 +153,7 @@ export class TripwireController {
   constructor(options: TripwireOptions) {
     this.config = resolveConfig(options)
     this.budget = new CaptureBudget(this.config.limits.capturesPerHour, this.config.limits.cooldownMs)
+    this.headerTrigger = new HeaderTrigger(this)
     this.removeSignalHandlers = installShutdownSignals(
       this.config.shutdownSignals,
       () => this.close(),
@@ -263,8 +270,27 @@ export class TripwireController {
     return this.active === undefined ? undefined : structuredClone(this.active.meta)
   }
 
+  /**
+   * A capture's metadata wherever it is: running, being stored (waits until it is stored), or in the sink.
+   * Between the end of a capture and its arrival in the sink neither `current()` nor the sink knows it.
+   */
+  async find(id: string): Promise<CaptureMeta | undefined> {
+    assertCaptureId(id)
+    if (this.active?.meta.id === id) return structuredClone(this.active.meta)
+    const stored = await this.get(id)
+    stored?.body.destroy()
+    return stored?.meta
+  }
+
+  /** Whether this capture has ended and is still on its way into the sink. */
+  isStoring(id: string): boolean {
+    return this.storing.has(id)
+  }
+
+  /** The stored capture; waits first if it is on its way into the sink. The caller must consume or destroy the body. */
   async get(id: string): Promise<StoredCapture | undefined> {
     assertCaptureId(id)
+    await this.storing.get(id)
     return this.config.sink.get(id)
   }
 
@@ -295,6 +321,7 @@ export class TripwireController {
       },
       kinds: { cpu: true, heap: true, heapsnapshot: heapSnapshot.enabled },
       counters: structuredClone(this.counters),
+      trigger: this.headerTrigger.status(),
     }
     const holder = currentLockHolder()
     if (holder !== undefined) status.lock = { ...holder }
@@ -318,7 +345,7 @@ export class TripwireController {
     this.removeSignalHandlers()
     if (this.active !== undefined) void this.end(this.active, 'aborted')
     const deadline = performance.now() + this.config.closeTimeoutMs
-    const stored = await settlesBefore(Promise.allSettled([...this.storing]), deadline)
+    const stored = await settlesBefore(Promise.allSettled([...this.storing.values()]), deadline)
     const sinkClosed = await settlesBefore(
       Promise.resolve(this.config.sink.close?.()).catch((error: unknown) => {
         this.config.logger.error('tripwire: closing the sink failed', { error: String(error) })
@@ -386,9 +413,9 @@ export class TripwireController {
         ),
       )
       capture.ending = ending
-      this.storing.add(ending)
+      this.storing.set(capture.meta.id, ending)
       void ending.then((meta) => {
-        this.storing.delete(ending)
+        this.storing.delete(capture.meta.id)
         capture.resolveDone(meta)
       })
     }

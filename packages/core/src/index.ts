@@ -1,5 +1,31 @@
 export { createTripwire, TripwireController } from './controller.js'
-export type { CaptureHandle, TripwireCounters, TripwireStatus } from './controller.js'
+export type {
+  CaptureHandle,
+  CaptureUpdate,
+  RefusalCounters,
+  TripwireCounters,
+  TripwireStatus,
+} from './controller.js'
+export { createTripwireHttp } from './node-http.js'
+export type { RequestDisposition, TripwireHttp } from './node-http.js'
+export {
+  ERROR_HEADER,
+  HeaderTrigger,
+  ID_HEADER,
+  STATUS_HEADER,
+  TRIGGER_HEADER,
+  TRIGGER_SCOPE,
+} from './trigger/header-trigger.js'
+export type {
+  HeaderRejection,
+  HeaderTriggerStatus,
+  RouteResolver,
+  TriggerOutcome,
+} from './trigger/header-trigger.js'
+export { SCOPE_FOR_ACTION } from './admin/admin-auth.js'
+export type { JwtAlgorithm, KeyOption, PublicKeyOption, SecretKeyOption } from './auth/key-set.js'
+export { createAdminHandler } from './admin/admin-handler.js'
+export type { AdminHandler } from './admin/admin-handler.js'
 export { ErrorCodes, TripwireError, isTripwireError } from './errors.js'
 export type { ErrorCode } from './errors.js'
 export { CAPTURE_ID_PATTERN, assertCaptureId, createCaptureId, isCaptureId } from './capture-id.js'
@@ -28,6 +54,8 @@ export type {
   CaptureSloInfo,
   CaptureStatus,
   CaptureTrigger,
+  AdminAction,
+  AdminOptions,
   CpuOptions,
   HeapOptions,
   HeapSnapshotOptions,
@@ -38,6 +66,7 @@ export type {
   SinkListQuery,
   StartCaptureRequest,
   StoredCapture,
+  TokenOptions,
   TriggerType,
   TripwireOptions,
 } from './types.js'

@@ -61,7 +61,7 @@ export class AdminAuthenticator {
     const scope = SCOPE_FOR_ACTION[action]
     const authorization = req.headers.authorization
     if (authorization !== undefined) {
-      const match = /^Bearer +(\S+)*$/i.exec(authorization)
+      const match = /^Bearer +(\S+)$/i.exec(authorization)
       if (match === null) return unauthorized('the Authorization header must be "Bearer <token>"')
       if (this.config.keys.byKid.size === 0)
         return unauthorized('this service accepts no Bearer tokens (no keys)')

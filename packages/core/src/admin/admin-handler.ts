@@ -1,0 +1,347 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Transform, type TransformCallback } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { assertCaptureId, isCaptureId } from '../capture-id.js'
+import type { ResolvedAdminConfig } from '../config.js'
+import type { TripwireController } from '../controller.js'
+import { ErrorCodes, isTripwireError, TripwireError } from '../errors.js'
+import type { AdminAction, CaptureMeta } from '../types.js'
+import { AdminAuthenticator } from './admin-auth.js'
+import { httpStatusForCode } from './error-status.js'
+import { adminTarget, captureIdSegment, matchRoute, ROUTE_METHODS, type AdminRoute } from './admin-routes.js'
+import { listCaptures, parseListQuery } from './list-captures.js'
+import { readJsonBody, sendError, sendJson, sendNoContent } from './http-json.js'
+
+/**
+ * Serves the admin API for one controller. Resolves `false`, having touched nothing, when the request is
+ * not under the admin prefix; otherwise answers it completely and resolves `true`. Never rejects.
+ */
+export type AdminHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>
+
+const START_FIELDS = ['kind', 'durationMs', 'labels', 'reason', 'samplingIntervalUs'] as const
+/** The controller's limit on free-text trigger fields. */
+const TRIGGER_TEXT_LIMIT = 512
+
+/**
+ * Creates the admin API handler that every framework adapter mounts. Throws ERR_TRIPWIRE_INVALID_OPTIONS
+ * when the controller's admin API is off (`admin: false`, or no keys and no `admin.authorize`).
+ */
+export function createAdminHandler(controller: TripwireController): AdminHandler {
+  const { admin, logger } = controller.config
+  if (admin === false) {
+    throw new TripwireError(
+      ErrorCodes.INVALID_OPTIONS,
+      'the admin API is not enabled for this controller: give keys (Bearer tokens) or admin.authorize, ' +
+        'and do not set admin: false',
+    )
+  }
+  if (admin.insecureNoAuth) {
+    logger.warn(
+      `tripwire: the admin API at ${admin.prefix} answers WITHOUT authentication (admin.insecureNoAuth); ` +
+        'anyone who can reach it can profile this process and download its memory. Local development only',
+    )
+  }
+  const api = new AdminApi(controller, admin)
+  return async (req, res) => {
+    const target = adminTarget(req.url, admin.prefix)
+    if (target === undefined) return false
+    try {
+      await api.handle(req, res, target.path, target.search, target.segments)
+    } catch (error) {
+      api.fail(req, res, error)
+    }
+    return true
+  }
+}
+
+class AdminApi {
+  private readonly auth: AdminAuthenticator
+  constructor(
+    private readonly controller: TripwireController,
+    private readonly admin: ResolvedAdminConfig,
+  ) {
+    this.auth = new AdminAuthenticator(controller.config, admin)
+  }
+
+  async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    search: string,
+    segments: string[] | undefined,
+  ): Promise<void> {
+    const method = req.method ?? 'GET'
+    const route = segments === undefined ? undefined : matchRoute(segments)
+    const action: AdminAction = method === 'GET' || method === 'HEAD' ? 'read' : 'write'
+    const url = new URL(`${path}${search}`, 'http://tripwire.invalid')
+
+    const linkId =
+      (route?.name === 'profile' || route?.name === 'flamegraph') && isCaptureId(route.id)
+        ? route.id
+        : undefined
+    // Every path under the prefix needs credentials, so that nothing (not even which ids exist) leaks.
+    const verdict = await this.auth.authorize(req, action, url, linkId)
+    if (!verdict.ok) {
+      if (verdict.status === 401) return this.unauthorized(res, verdict.message)
+      return sendError(res, verdict)
+    }
+
+    if (segments === undefined) {
+      throw new TripwireError(ErrorCodes.INVALID_REQUEST, 'the path holds a malformed %-escape')
+    }
+    const idSegment = captureIdSegment(segments)
+    if (idSegment !== undefined) assertCaptureId(idSegment)
+    if (route === undefined) {
+      throw new TripwireError(
+        ErrorCodes.NOT_FOUND,
+        `there is no admin route ${JSON.stringify(path.slice(0, 120))}; the routes are ` +
+          `${this.admin.prefix}/status, ${this.admin.prefix}/captures and ` +
+          `${this.admin.prefix}/captures/:id[/stop|/profile|/flamegraph]`,
+      )
+    }
+    const allowed = ROUTE_METHODS[route.name]
+    if (!allowed.includes(method)) {
+      return sendError(
+        res,
+        {
+          code: ErrorCodes.METHOD_NOT_ALLOWED,
+          message: `${method} is not allowed here; use ${allowed.join(' or ')}`,
+        },
+        { allow: allowed.join(', ') },
+      )
+    }
+    await this.dispatch(req, res, route, method, url.searchParams, verdict.subject)
+  }
+
+  private async dispatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: AdminRoute,
+    method: string,
+    params: URLSearchParams,
+    subject: string | undefined,
+  ): Promise<void> {
+    switch (route.name) {
+      case 'status':
+        return sendJson(res, 200, this.controller.status())
+      case 'captures':
+        if (method === 'POST') return this.startCapture(req, res, subject)
+        return sendJson(res, 200, await listCaptures(this.controller, parseListQuery(params)))
+      case 'capture':
+        if (method === 'DELETE') return this.deleteCapture(res, route.id, subject)
+        return this.sendMeta(res, route.id, subject)
+      case 'stop':
+        return this.stopCapture(res, route.id, subject)
+      case 'profile':
+        return this.sendProfile(res, route.id, params)
+      case 'flamegraph':
+        // 501, not 406: no format of this capture is refused, the route itself is not built yet
+        return sendError(
+          res,
+          {
+            code: ErrorCodes.FORMAT_UNAVAILABLE,
+            message:
+              'the flame-graph viewer arrives in a later release; download the profile and open it in ' +
+              'Chrome DevTools or speedscope',
+          },
+          {},
+          501,
+        )
+    }
+  }
+
+  private async startCapture(req: IncomingMessage, res: ServerResponse, subject: string | undefined) {
+    const body = (await readJsonBody(req, this.admin.bodyLimitBytes)) ?? {}
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new TripwireError(ErrorCodes.INVALID_REQUEST, 'the request body must be a JSON object')
+    }
+    const fields = body as Record<string, unknown>
+    const request: Record<string, unknown> = {}
+    for (const [name, value] of Object.entries(fields)) {
+      if (!(START_FIELDS as readonly string[]).includes(name)) {
+        throw new TripwireError(
+          ErrorCodes.INVALID_REQUEST,
+          `${JSON.stringify(name.slice(0, 80))} is not a field of a capture request; ` +
+            `the fields are ${START_FIELDS.join(', ')}`,
+        )
+      }
+      if (value === null) {
+        throw new TripwireError(
+          ErrorCodes.INVALID_REQUEST,
+          `${name} may not be null; omit it for the default`,
+        )
+      }
+      if (name !== 'reason') request[name] = value
+    }
+    const { reason } = fields
+    if (
+      reason !== undefined &&
+      (typeof reason !== 'string' || reason === '' || reason.length > TRIGGER_TEXT_LIMIT)
+    ) {
+      throw new TripwireError(
+        ErrorCodes.INVALID_REQUEST,
+        `reason must be a non-empty string of at most ${TRIGGER_TEXT_LIMIT} characters`,
+      )
+    }
+    request.trigger = {
+      type: 'admin',
+      reason: reason ?? 'admin API',
+      // a token's sub is recorded for audit; one the controller would refuse must not refuse the capture
+      ...(subject !== undefined && subject !== '' && { subject: subject.slice(0, TRIGGER_TEXT_LIMIT) }),
+    }
+    // the controller checks every field's type and range, as it does for every other caller
+    const handle = await this.controller.start(request)
+    sendJson(res, 202, handle.meta, { location: `${this.admin.prefix}/captures/${handle.id}` })
+  }
+
+  private running(id: string): CaptureMeta | undefined {
+    const current = this.controller.current()
+    return current?.id === id ? current : undefined
+  }
+
+  private async sendMeta(res: ServerResponse, id: string, subject: string | undefined): Promise<void> {
+    const meta = await this.controller.find(id)
+    if (meta === undefined) throw notFound(id)
+    if (meta.status !== 'completed' && meta.status !== 'aborted') return sendJson(res, 200, meta)
+    const token = encodeURIComponent(this.auth.signLink(id, subject))
+    sendJson(res, 200, {
+      ...meta,
+      links: { profile: `${this.admin.prefix}/captures/${id}/profile?token=${token}` },
+    })
+  }
+
+  private async stopCapture(res: ServerResponse, id: string, subject: string | undefined): Promise<void> {
+    let meta: CaptureMeta
+    try {
+      meta = await this.controller.stop(id)
+    } catch (error) {
+      if (!isTripwireError(error) || error.code !== ErrorCodes.NOT_RUNNING) throw error
+      const ended = await this.controller.find(id)
+      if (ended === undefined) throw notFound(id)
+      throw new TripwireError(
+        ErrorCodes.CAPTURE_STATE,
+        `capture ${id} is not running: it has ${ended.status}`,
+      )
+    }
+    this.controller.config.logger.info('tripwire: capture stopped through the admin API', { id, subject })
+    sendJson(res, 200, meta)
+  }
+
+  private async deleteCapture(res: ServerResponse, id: string, subject: string | undefined): Promise<void> {
+    if (this.running(id) !== undefined || this.controller.isStoring(id)) {
+      throw new TripwireError(
+        ErrorCodes.CAPTURE_STATE,
+        `capture ${id} is still running or being stored; stop it first (POST …/captures/${id}/stop)`,
+      )
+    }
+    if (!(await this.controller.delete(id))) throw notFound(id)
+    this.controller.config.logger.info('tripwire: capture deleted through the admin API', { id, subject })
+    sendNoContent(res)
+  }
+
+  private async sendProfile(res: ServerResponse, id: string, params: URLSearchParams): Promise<void> {
+    const format = params.get('format') ?? 'native'
+    if (format !== 'native' && format !== 'pprof') {
+      throw new TripwireError(
+        ErrorCodes.INVALID_REQUEST,
+        `format must be "native" or "pprof", got ${JSON.stringify(format.slice(0, 40))}`,
+      )
+    }
+    if (this.running(id) !== undefined) {
+      throw new TripwireError(ErrorCodes.CAPTURE_STATE, `capture ${id} is still running; stop it or wait`)
+    }
+    const stored = await this.controller.get(id)
+    if (stored === undefined) throw notFound(id)
+    const { meta, body } = stored
+    if (meta.status === 'failed' || format === 'pprof') body.destroy()
+    if (meta.status === 'failed') {
+      const cause = meta.error === undefined ? '' : ` (${meta.error.code}: ${meta.error.message})`
+      throw new TripwireError(ErrorCodes.CAPTURE_STATE, `capture ${id} failed and has no profile${cause}`)
+    }
+    if (format === 'pprof') {
+      throw new TripwireError(
+        ErrorCodes.FORMAT_UNAVAILABLE,
+        'pprof conversion arrives in a later release; download format=native (it opens in Chrome DevTools ' +
+          'and speedscope)',
+      )
+    }
+    res.writeHead(200, {
+      'content-type': meta.contentType,
+      'content-length': meta.bytes,
+      'content-disposition': `attachment; filename="${meta.fileName}"`,
+      'x-content-type-options': 'nosniff',
+      etag: `"${meta.sha256}"`,
+      'cache-control': 'no-store',
+    })
+    try {
+      await pipeline(body, exactLength(meta.bytes), res)
+    } catch (error) {
+      // pipeline has destroyed the response: the client sees a cut connection, never a short 200
+      if (!res.destroyed) res.destroy()
+      if (!isClientGone(error)) {
+        this.controller.config.logger.error('tripwire: a profile download failed midway', {
+          id,
+          error: String(error),
+        })
+      }
+    }
+  }
+
+  private unauthorized(res: ServerResponse, message: string): void {
+    sendError(res, { code: ErrorCodes.UNAUTHORIZED, message }, { 'www-authenticate': 'Bearer' })
+  }
+
+  /** Answers whatever `handle` threw; an unexpected error is logged and answered with a bare 500. */
+  fail(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+    const coded = isTripwireError(error) ? error : undefined
+    if (coded === undefined || httpStatusForCode(coded.code) === 500) {
+      if (!isClientGone(error) && !req.destroyed) {
+        this.controller.config.logger.error('tripwire: the admin API failed', {
+          method: req.method,
+          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        })
+      }
+    }
+    if (res.headersSent || res.destroyed) {
+      res.destroy()
+      return
+    }
+    try {
+      sendError(
+        res,
+        coded ?? {
+          code: ErrorCodes.INTERNAL,
+          message: "the admin API failed unexpectedly; the service's log has the details",
+        },
+      )
+    } catch {
+      res.destroy()
+    }
+  }
+}
+
+function notFound(id: string): TripwireError {
+  return new TripwireError(ErrorCodes.NOT_FOUND, `no capture has the id ${id}`)
+}
+
+function isClientGone(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE'
+}
+
+/** Fails the stream unless exactly `bytes` pass, so a body that disagrees with its Content-Length is cut. */
+function exactLength(bytes: number): Transform {
+  let seen = 0
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      seen += chunk.length
+      if (seen > bytes) callback(new Error(`the stored body is longer than its metadata's ${bytes} bytes`))
+      else callback(null, chunk)
+    },
+    flush(callback: TransformCallback) {
+      callback(
+        seen === bytes ? null : new Error(`the stored body has ${seen} bytes, its metadata says ${bytes}`),
+      )
+    },
+  })
+}

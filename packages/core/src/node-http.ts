@@ -1,0 +1,59 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createAdminHandler, type AdminHandler } from './admin/admin-handler.js'
+import { createTripwire, type TripwireController } from './controller.js'
+import type { RouteResolver } from './trigger/header-trigger.js'
+import type { TripwireOptions } from './types.js'
+
+/** What an adapter does with a request: let the application have it, or leave it (Tripwire answered it). */
+export type RequestDisposition = 'next' | 'handled'
+
+/** Everything an HTTP framework adapter needs, on plain `node:http` objects. */
+export interface TripwireHttp {
+  readonly controller: TripwireController
+  /** The admin API, or `undefined` when it is not mounted. */
+  readonly admin: AdminHandler | undefined
+  /**
+   * Call for every request before the application's handler. Answers admin requests, starts captures for
+   * signed headers. Returns `'next'` synchronously when there is nothing to wait for (the usual case, at the
+   * cost of a header lookup), otherwise a promise of what to do. The promise never rejects.
+   */
+  handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    routeOf: RouteResolver,
+  ): 'next' | Promise<RequestDisposition>
+}
+
+/** Creates the controller (or adopts one) and the request hook around it. */
+export function createTripwireHttp(options: TripwireOptions | TripwireController): TripwireHttp {
+  const controller = isController(options) ? options : createTripwire(options)
+  const admin = controller.config.admin === false ? undefined : createAdminHandler(controller)
+  const prefix = controller.config.admin === false ? undefined : controller.config.admin.prefix
+  const trigger = controller.headerTrigger
+
+  return {
+    controller,
+    admin,
+    handle(req, res, routeOf) {
+      if (admin !== undefined && prefix !== undefined && isUnderPrefix(req.url, prefix)) {
+        return admin(req, res).then(
+          (handled): RequestDisposition => (handled ? 'handled' : 'next'),
+          (): RequestDisposition => 'handled',
+        )
+      }
+      const pending = trigger.beforeRequest(req, res, routeOf)
+      return pending === undefined ? 'next' : pending.then((): RequestDisposition => 'next')
+    },
+  }
+}
+
+/** A cheap prefix test for the hot path; the admin handler does the exact parsing. */
+function isUnderPrefix(url: string | undefined, prefix: string): boolean {
+  if (url === undefined || !url.startsWith(prefix)) return false
+  const next = url.charCodeAt(prefix.length)
+  return Number.isNaN(next) || next === 47 /* / */ || next === 63 /* ? */
+}
+
+function isController(value: unknown): value is TripwireController {
+  return typeof value === 'object' && value !== null && 'headerTrigger' in value && 'config' in value
+}

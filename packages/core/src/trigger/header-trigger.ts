@@ -1,0 +1,159 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { ReplayCache } from '../auth/replay-cache.js'
+import { verifyToken, type TokenExpectations, type TokenRejection } from '../auth/token-verifier.js'
+import type { CaptureHandle, TripwireController } from '../controller.js'
+import { ErrorCodes, isTripwireError } from '../errors.js'
+import type { CaptureRequestInfo } from '../types.js'
+import { onResponseFinished } from './response-finished.js'
+import { readTriggerClaims, type ClaimRejection, type TriggerRequest } from './trigger-claims.js'
+
+export const TRIGGER_HEADER = 'x-trigger-profile'
+export const STATUS_HEADER = 'x-profile-status'
+export const ID_HEADER = 'x-profile-id'
+/** Set only for verified tokens, so an attacker learns nothing from it. */
+export const ERROR_HEADER = 'x-profile-error'
+export const TRIGGER_SCOPE = 'profiles:trigger'
+
+export type TriggerOutcome = 'accepted' | 'busy' | 'rate-limited' | 'rejected'
+
+/** Why a header was refused before any capture was asked for. */
+export type HeaderRejection = TokenRejection | ClaimRejection | 'no-keys' | 'replayed' | 'replay-cache-full'
+
+export interface HeaderTriggerStatus {
+  accepted: number
+  busy: number
+  rateLimited: number
+  /** Tokens refused before a capture was asked for, by reason. */
+  rejected: Partial<Record<HeaderRejection, number>>
+  /** Verified tokens whose capture could not start for another reason, by error code. */
+  failed: Partial<Record<string, number>>
+  replayCacheSize: number
+}
+
+/** Tells the route template (never the raw URL) once the framework has matched the route. */
+export type RouteResolver = () => string | undefined
+
+/**
+ * The signed `x-trigger-profile` header. A request without it costs one property lookup. A bad token never
+ * breaks or slows the request it rides on: it is counted, `x-profile-status: rejected` is set, and the request
+ * proceeds. Verification is synchronous and cheap shape checks run before any crypto.
+ */
+export class HeaderTrigger {
+  private readonly replay: ReplayCache
+  private readonly expectations: TokenExpectations
+  private readonly counts: HeaderTriggerStatus
+
+  constructor(private readonly controller: TripwireController) {
+    const { token } = controller.config
+    this.replay = new ReplayCache(token.replayCacheSize)
+    this.expectations = {
+      audience: token.audience,
+      issuers: token.issuers,
+      maxLifetimeSec: token.maxTtlSec,
+      clockToleranceSec: token.clockToleranceSec,
+      scope: TRIGGER_SCOPE,
+    }
+    this.counts = { accepted: 0, busy: 0, rateLimited: 0, rejected: {}, failed: {}, replayCacheSize: 0 }
+  }
+
+  /**
+   * Call for every request, before its handler. Returns `undefined` when the handler may run at once (no
+   * header, or a refused one), otherwise a promise that resolves, never rejects, once the capture has started
+   * or been refused. `routeOf` is asked when the capture ends.
+   */
+  beforeRequest(
+    req: IncomingMessage,
+    res: ServerResponse,
+    routeOf: RouteResolver,
+  ): Promise<void> | undefined {
+    const value = req.headers[TRIGGER_HEADER]
+    if (value === undefined) return undefined
+    // the application (and its request logger) never sees the token
+    delete req.headers[TRIGGER_HEADER]
+    const checked = this.check(Array.isArray(value) ? value.join(',') : value)
+    if ('reason' in checked) {
+      this.counts.rejected[checked.reason] = (this.counts.rejected[checked.reason] ?? 0) + 1
+      setHeader(res, STATUS_HEADER, 'rejected')
+      return undefined
+    }
+    return this.startCapture(checked.request, req, res, routeOf)
+  }
+
+  status(): HeaderTriggerStatus {
+    return { ...structuredClone(this.counts), replayCacheSize: this.replay.size }
+  }
+
+  private check(token: string): { request: TriggerRequest } | { reason: HeaderRejection } {
+    const { keys } = this.controller.config
+    if (keys.byKid.size === 0) return { reason: 'no-keys' }
+    const nowSec = Date.now() / 1000
+    const verdict = verifyToken(token, keys, this.expectations, nowSec)
+    if (!verdict.ok) return { reason: verdict.reason }
+    const claims = readTriggerClaims(verdict.claims, this.controller.config)
+    if (!claims.ok) return { reason: claims.reason }
+    // last, so that a token refused for its claims does not also fill the cache
+    const replay = this.replay.use(claims.request.jti, claims.request.exp, nowSec)
+    if (replay === 'replayed') return { reason: 'replayed' }
+    if (replay === 'full') return { reason: 'replay-cache-full' }
+    return { request: claims.request }
+  }
+
+  private async startCapture(
+    trigger: TriggerRequest,
+    req: IncomingMessage,
+    res: ServerResponse,
+    routeOf: RouteResolver,
+  ): Promise<void> {
+    let handle: CaptureHandle
+    try {
+      handle = await this.controller.start({
+        kind: trigger.kind,
+        ...(trigger.mode === 'window' ? { durationMs: trigger.durationMs! } : {}),
+        ...(trigger.mode === 'request' ? { mode: 'request' as const } : {}),
+        trigger: {
+          type: 'header',
+          reason: `signed ${TRIGGER_HEADER} header (${trigger.mode})`,
+          ...(trigger.subject !== undefined && { subject: trigger.subject }),
+        },
+      })
+    } catch (error) {
+      const code = isTripwireError(error) ? error.code : ErrorCodes.INSPECTOR_FAILED
+      const outcome: TriggerOutcome =
+        code === ErrorCodes.BUSY
+          ? 'busy'
+          : code === ErrorCodes.RATE_LIMITED || code === ErrorCodes.COOLDOWN
+            ? 'rate-limited'
+            : 'rejected'
+      if (outcome === 'busy') this.counts.busy++
+      else if (outcome === 'rate-limited') this.counts.rateLimited++
+      else this.counts.failed[code] = (this.counts.failed[code] ?? 0) + 1
+      setHeader(res, STATUS_HEADER, outcome)
+      setHeader(res, ERROR_HEADER, code)
+      return
+    }
+    this.counts.accepted++
+    setHeader(res, STATUS_HEADER, 'accepted')
+    setHeader(res, ID_HEADER, handle.id)
+    onResponseFinished(res, () => {
+      const request = requestInfo(req, routeOf)
+      // request mode ends with the response; a window runs on, and learns which request started it
+      if (trigger.mode === 'request') void handle.stop({ request })
+      else handle.annotate({ request })
+    })
+  }
+}
+
+function requestInfo(req: IncomingMessage, routeOf: RouteResolver): CaptureRequestInfo {
+  let route: string | undefined
+  try {
+    route = routeOf()
+  } catch {
+    route = undefined
+  }
+  return { method: req.method ?? 'GET', route: route ?? '(unmatched route)' }
+}
+
+/** Headers already sent (a handler that answered synchronously elsewhere) must not throw here. */
+function setHeader(res: ServerResponse, name: string, value: string): void {
+  if (!res.headersSent) res.setHeader(name, value)
+}

@@ -38,10 +38,11 @@ export function sign(claims: Claims, options: { secret?: string; kid?: string } 
   })
 }
 
-export function signRs256(claims: Claims): string {
+/** RS256 with the real RSA key; `kid` may name another key (an RS256 token sent to an HMAC key). */
+export function signRs256(claims: Claims, kid = RSA_KID): string {
   return jwt.sign(withDefaults(claims), RSA_PRIVATE_PEM, {
     algorithm: 'RS256',
-    keyid: RSA_KID,
+    keyid: kid,
     noTimestamp: true,
   })
 }

@@ -1,0 +1,56 @@
+/**
+ * What every adapter's test app serves, so that one suite can drive them all. Each adapter's test registers
+ * these routes with its own framework and calls the handlers below for the work.
+ *
+ *   GET /work/:ms        JSON { ok: true, spent }  after ~ms of CPU in conformanceHotPath
+ *   GET /slow/:ms        JSON { ok: true, waited }  after ~ms of waiting (requests overlap, unlike /work)
+ *   GET /health          text "ok"
+ *   GET /stream          text "a", "b", "c" written 100 ms apart (headers go out with "a")
+ *   GET /api/items/:id   JSON { id }  from a nested router or prefix, so the route template is /api/items/:id
+ *   GET /headers         JSON { triggerHeader }  what the application sees of x-trigger-profile (must be null)
+ */
+import type { ServerResponse } from 'node:http'
+import type { TripwireController, TripwireOptions } from '@tripwire/core'
+
+export interface ConformanceApp {
+  /** `http://127.0.0.1:<port>` */
+  url: string
+  /** The controller the adapter created (from its middleware, plugin or decorator). */
+  controller: TripwireController
+  close(): Promise<void>
+}
+
+/** Builds the app with the adapter under test, listening on 127.0.0.1 port 0. */
+export type CreateApp = (options: TripwireOptions) => Promise<ConformanceApp>
+
+/** The function the suite looks for in stored profiles. Its name must survive: no inlining into callers. */
+export function conformanceHotPath(ms: number): number {
+  const end = performance.now() + ms
+  let x = 0
+  while (performance.now() < end) for (let i = 0; i < 5000; i++) x += Math.sqrt(i * x + 1)
+  return x
+}
+
+export function workResponse(msParam: string): { ok: true; spent: number } {
+  const ms = Math.min(Math.max(Number(msParam) || 0, 0), 2000)
+  conformanceHotPath(ms)
+  return { ok: true, spent: ms }
+}
+
+export async function slowResponse(msParam: string): Promise<{ ok: true; waited: number }> {
+  const ms = Math.min(Math.max(Number(msParam) || 0, 0), 2000)
+  await new Promise((resolve) => setTimeout(resolve, ms))
+  return { ok: true, waited: ms }
+}
+
+export function headersResponse(headers: Record<string, unknown>): { triggerHeader: unknown } {
+  return { triggerHeader: headers['x-trigger-profile'] ?? null }
+}
+
+/** Writes the /stream body on the raw response, whatever the framework. */
+export function writeStream(res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'text/plain' })
+  res.write('a')
+  setTimeout(() => res.write('b'), 100)
+  setTimeout(() => res.end('c'), 200)
+}

@@ -1,12 +1,19 @@
 /** The conformance suite against Express 5 and Express 4 (installed as the npm alias `express4`). */
-import type { AddressInfo } from 'node:net'
+import assert from 'node:assert/strict'
 import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { LocalDiskSink, type CaptureMeta } from '@tripwire/core'
 import express5 from 'express'
 import express4 from 'express4'
 import { tripwire } from '@tripwire/express'
 import type { CreateApp } from './conformance/app-contract.js'
 import { headersResponse, slowResponse, workResponse, writeStream } from './conformance/app-contract.js'
 import { defineConformanceSuite } from './conformance/suite.js'
+import { adminToken, HMAC_KID, SECRET, SERVICE } from './conformance/tokens.js'
 
 type ExpressFactory = typeof express5
 
@@ -36,3 +43,39 @@ function expressApp(express: ExpressFactory): CreateApp {
 
 defineConformanceSuite('express 5', expressApp(express5))
 defineConformanceSuite('express 4', expressApp(express4))
+
+describe('express specifics', () => {
+  test('the admin API still reads its JSON when express.json() is mounted before Tripwire', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tripwire-express-json-'))
+    const app = express5()
+    app.use(express5.json())
+    const middleware = tripwire({
+      service: SERVICE,
+      keys: [{ kid: HMAC_KID, secret: SECRET }],
+      sink: new LocalDiskSink({ dir }),
+      limits: { cooldownMs: 0 },
+    })
+    app.use(middleware)
+    const server = app.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    try {
+      const { port } = server.address() as AddressInfo
+      const response = await fetch(`http://127.0.0.1:${port}/_tripwire/captures`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${adminToken('profiles:write')}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ kind: 'cpu', durationMs: 50, labels: { via: 'express.json' } }),
+      })
+      assert.equal(response.status, 202, await response.clone().text())
+      const meta = (await response.json()) as CaptureMeta
+      assert.deepEqual(meta.labels, { via: 'express.json' })
+      await middleware.tripwire.stop(meta.id).catch(() => undefined)
+    } finally {
+      await middleware.tripwire.close()
+      server.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})

@@ -34,7 +34,6 @@ export function sign(claims: Claims, options: { secret?: string; kid?: string } 
   return jwt.sign(payload, options.secret ?? SECRET, {
     algorithm: 'HS256',
     keyid: options.kid ?? HMAC_KID,
-    noTimestamp: true,
   })
 }
 
@@ -43,7 +42,6 @@ export function signRs256(claims: Claims, kid = RSA_KID): string {
   return jwt.sign(withDefaults(claims), RSA_PRIVATE_PEM, {
     algorithm: 'RS256',
     keyid: kid,
-    noTimestamp: true,
   })
 }
 
@@ -61,7 +59,6 @@ export function publicKeyAsHmacSecretToken(claims: Claims): string {
   return jwt.sign(withDefaults(claims), RSA_PUBLIC_PEM, {
     algorithm: 'HS256',
     keyid: RSA_KID,
-    noTimestamp: true,
   })
 }
 

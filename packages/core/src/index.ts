@@ -23,6 +23,9 @@ export type {
   TriggerOutcome,
 } from './trigger/header-trigger.js'
 export { SCOPE_FOR_ACTION } from './admin/admin-auth.js'
+export { mintToken } from './auth/token-minter.js'
+export type { MintTokenOptions } from './auth/token-minter.js'
+export { algorithmsForKey, ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS } from './auth/key-set.js'
 export type { JwtAlgorithm, KeyOption, PublicKeyOption, SecretKeyOption } from './auth/key-set.js'
 export { createAdminHandler } from './admin/admin-handler.js'
 export type { AdminHandler } from './admin/admin-handler.js'

@@ -1,14 +1,25 @@
 /**
- * The Tripwire demo: a small node:http service with a slow route. A CPU capture is taken through the core API
- * while the slow route is under load, stored on local disk, and its hottest functions are printed.
+ * The Tripwire demo, end to end: an Express shop with a slow route starts on 127.0.0.1; a signed trigger token
+ * is minted; one request carries it in `x-trigger-profile`; the capture is listed and downloaded through the
+ * admin API; its file on disk and its hottest functions are printed.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { readFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { join, relative } from 'node:path'
-import { readFile } from 'node:fs/promises'
-import { createTripwire, LocalDiskSink, summarizeCpuProfile, type CpuProfile } from '@tripwire/core'
+import express from 'express'
+import {
+  LocalDiskSink,
+  mintToken,
+  summarizeCpuProfile,
+  type CaptureMeta,
+  type CpuProfile,
+} from '@tripwire/core'
+import { tripwire } from '@tripwire/express'
 
-const REQUESTS = 40
+const SERVICE = 'demo-shop'
+const KID = 'demo'
 
 // The slow route's work: a deliberately expensive shipping-quote search.
 function quoteShipping(weightGrams: number, zones: number): number {
@@ -21,70 +32,96 @@ function quoteShipping(weightGrams: number, zones: number): number {
   return best
 }
 
-function handleCheckout(res: ServerResponse): void {
+function checkout(): { items: number; shipping: number } {
   const cart = Array.from({ length: 25 }, (_, i) => ({ sku: `sku-${i}`, grams: 100 + i * 7 }))
-  const quotes = cart.map((item) => quoteShipping(item.grams, 12))
-  res.writeHead(200, { 'content-type': 'application/json' })
-  res.end(JSON.stringify({ items: cart.length, shipping: Math.round(quotes.reduce((a, b) => a + b, 0)) }))
-}
-
-function route(req: IncomingMessage, res: ServerResponse): void {
-  if (req.url === '/checkout') return handleCheckout(res)
-  if (req.url === '/health') return void res.end('ok')
-  res.writeHead(404).end()
+  const quotes = cart.map((item) => quoteShipping(item.grams, 120))
+  return { items: cart.length, shipping: Math.round(quotes.reduce((a, b) => a + b, 0)) }
 }
 
 function step(text: string): void {
   console.log(`\n▶ ${text}`)
 }
 
+function show(text: string): void {
+  console.log(`  ${text}`)
+}
+
 async function main(): Promise<void> {
+  const secret = randomBytes(32).toString('base64url')
   const dir = join(process.cwd(), 'profiles')
-  const tripwire = createTripwire({
-    service: 'demo-shop',
-    version: '1.0.0',
+  const middleware = tripwire({
+    service: SERVICE,
+    keys: [{ kid: KID, secret }],
     sink: new LocalDiskSink({ dir }),
   })
+  const app = express()
+  app.use(middleware)
+  app.get('/checkout', (_req, res) => void res.json(checkout()))
+  const server = app.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 
-  const server = createServer(route)
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  step(`A shop service listens on http://127.0.0.1:${port} (GET /checkout is slow)`)
+  step(`An Express shop listens on ${base}; GET /checkout is slow`)
+  show(`app.use(tripwire({ service: '${SERVICE}', keys: [{ kid: '${KID}', secret }] }))`)
 
-  step('Start a CPU capture through the core API (it runs until stopped, capped at 30 s)')
-  const capture = await tripwire.start({
-    kind: 'cpu',
-    mode: 'manual',
-    trigger: { type: 'api', subject: 'demo', reason: 'GET /checkout feels slow' },
-    labels: { scenario: 'demo' },
+  step('Mint a single-use trigger token (CPU, for the span of one request)')
+  const triggerToken = mintToken({
+    key: secret,
+    kid: KID,
+    audience: SERVICE,
+    subject: 'demo',
+    scope: 'profiles:trigger',
+    ttlSec: 60,
+    claims: { kind: 'cpu', mode: 'request' },
   })
-  console.log(`  capture ${capture.id} is running`)
+  show(`tripwire token --kid ${KID} --aud ${SERVICE} --kind cpu --mode request   # the CLI equivalent`)
+  show(`${triggerToken.slice(0, 40)}…`)
 
-  step(`Send ${REQUESTS} requests to GET /checkout`)
+  step('Send one request that carries it')
+  show(`curl -H "x-trigger-profile: $TOKEN" ${base}/checkout`)
   const started = performance.now()
-  for (let i = 0; i < REQUESTS; i++) {
-    const response = await fetch(`http://127.0.0.1:${port}/checkout`)
-    if (!response.ok) throw new Error(`GET /checkout answered ${response.status}`)
-    await response.arrayBuffer()
-  }
-  console.log(`  ${REQUESTS} requests in ${Math.round(performance.now() - started)} ms`)
+  const response = await fetch(`${base}/checkout`, { headers: { 'x-trigger-profile': triggerToken } })
+  const body = await response.text()
+  const id = response.headers.get('x-profile-id')
+  show(`${response.status} ${body} in ${Math.round(performance.now() - started)} ms`)
+  show(`x-profile-status: ${response.headers.get('x-profile-status')}`)
+  show(`x-profile-id: ${id}`)
+  if (id === null) throw new Error('the trigger was not accepted')
 
-  step('Stop the capture; Tripwire stores it on local disk')
-  const meta = await capture.stop()
-  if (meta.status !== 'completed') throw new Error(`the capture ended ${meta.status}: ${meta.error?.message}`)
+  step('List captures through the admin API (a read-only admin token)')
+  const readToken = mintToken({
+    key: secret,
+    kid: KID,
+    audience: SERVICE,
+    subject: 'demo',
+    scope: 'profiles:read',
+    ttlSec: 300,
+  })
+  const auth = { authorization: `Bearer ${readToken}` }
+  show(`curl -H "authorization: Bearer $ADMIN_TOKEN" ${base}/_tripwire/captures`)
+  const meta = await waitUntilStored(base, id, auth)
+  const list = (await (await fetch(`${base}/_tripwire/captures?limit=5`, { headers: auth })).json()) as {
+    items: CaptureMeta[]
+  }
+  for (const item of list.items)
+    show(`${item.id}  ${item.status}  ${item.bytes} bytes  ${item.request?.route ?? ''}`)
+
+  step('Download it')
+  show(`curl -OJ -H "authorization: Bearer $ADMIN_TOKEN" ${base}/_tripwire/captures/${id}/profile`)
+  const download = await fetch(`${base}/_tripwire/captures/${id}/profile`, { headers: auth })
+  const profile = Buffer.from(await download.arrayBuffer())
+  show(`${download.status}, ${profile.length} bytes, ${download.headers.get('content-disposition')}`)
+
   const file = join(dir, meta.fileName)
-  console.log(
-    `  stored ${relative(process.cwd(), file)} (${meta.bytes} bytes, sha256 ${meta.sha256.slice(0, 12)}…)`,
-  )
-  console.log(`  metadata beside it: ${relative(process.cwd(), join(dir, `${meta.id}.json`))}`)
-  console.log(
-    `  ${meta.sampling?.samples} samples over ${meta.durationMs} ms, effective interval ${meta.sampling?.effectiveIntervalUs} µs`,
-  )
+  step('Where it is stored')
+  show(`${relative(process.cwd(), file)} (metadata beside it: ${meta.id}.json)`)
+  show(`${meta.sampling?.samples} samples over ${meta.durationMs} ms, route ${meta.request?.route}`)
+  if (!(await readFile(file)).equals(profile)) throw new Error('the download differs from the stored file')
 
   step('The hottest functions, by self time')
-  const summary = summarizeCpuProfile(JSON.parse(await readFile(file, 'utf8')) as CpuProfile)
+  const summary = summarizeCpuProfile(JSON.parse(profile.toString()) as CpuProfile)
   const percent = (share: number) => `${(share * 100).toFixed(1).padStart(5)} %`
-  console.log(`  ${'self'.padStart(7)}  ${'total'.padStart(7)}  function`)
+  show(`${'self'.padStart(7)}  ${'total'.padStart(7)}  function`)
   for (const fn of summary.functions.slice(0, 5)) {
     const where =
       fn.url === ''
@@ -94,13 +131,32 @@ async function main(): Promise<void> {
             .split('/')
             .slice(-2)
             .join('/')}:${fn.line})`
-    console.log(`  ${percent(fn.selfShare)}  ${percent(fn.totalShare)}  ${fn.functionName}${where}`)
+    show(`${percent(fn.selfShare)}  ${percent(fn.totalShare)}  ${fn.functionName}${where}`)
   }
-  console.log(`  idle ${percent(summary.idleShare)}, garbage collection ${percent(summary.gcShare)}`)
-  console.log('\nOpen the .cpuprofile in Chrome DevTools (Performance panel) or https://www.speedscope.app.')
+  show(`idle ${percent(summary.idleShare)}, garbage collection ${percent(summary.gcShare)}`)
+  console.log('\nOpen the .cpuprofile in Chrome DevTools (Performance panel) or speedscope.')
 
-  await tripwire.close()
-  await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())))
+  await middleware.tripwire.close()
+  server.close()
+}
+
+/** The capture ends with the response; it reaches the disk a moment later. */
+async function waitUntilStored(
+  base: string,
+  id: string,
+  headers: Record<string, string>,
+): Promise<CaptureMeta> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const response = await fetch(`${base}/_tripwire/captures/${id}`, { headers })
+    const meta = (await response.json()) as CaptureMeta
+    if (response.ok && meta.status !== 'running') {
+      if (meta.status !== 'completed')
+        throw new Error(`the capture ended ${meta.status}: ${meta.error?.message}`)
+      return meta
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`capture ${id} was not stored in time`)
 }
 
 main().catch((error: unknown) => {

@@ -66,6 +66,8 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
     )
   }
   if (declared !== undefined && Number(declared) > limitBytes) throw bodyTooLarge(limitBytes)
+  const parsed = alreadyParsedBody(req)
+  if (parsed !== undefined) return parsed
   const bytes = await readBounded(req, limitBytes)
   if (bytes.length === 0) return undefined
   let text: string
@@ -84,6 +86,16 @@ export async function readJsonBody(req: IncomingMessage, limitBytes: number): Pr
   }
 }
 
+/**
+ * A body parser mounted before Tripwire (`express.json()`) has read the stream and left the result on
+ * `req.body`; the declared content-length was already checked against the limit.
+ */
+function alreadyParsedBody(req: IncomingMessage): unknown {
+  if (!req.readableEnded) return undefined
+  const { body } = req as IncomingMessage & { body?: unknown }
+  return typeof body === 'object' && body !== null ? body : undefined
+}
+
 function bodyTooLarge(limitBytes: number): TripwireError {
   return new TripwireError(
     ErrorCodes.BODY_TOO_LARGE,
@@ -97,7 +109,8 @@ function readBounded(req: IncomingMessage, limitBytes: number): Promise<Buffer> 
     return Promise.reject(
       new TripwireError(
         ErrorCodes.INVALID_REQUEST,
-        'the request body was already read by something mounted before the Tripwire admin handler',
+        'the request body was already read by something mounted before Tripwire, and not as JSON: ' +
+          'mount Tripwire before body parsers',
       ),
     )
   }

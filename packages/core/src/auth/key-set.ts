@@ -1,4 +1,4 @@
-import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto'
+import { createPublicKey, createSecretKey, KeyObject } from 'node:crypto'
 import type { OptionChecker } from '../option-checks.js'
 
 /** Every algorithm Tripwire accepts. `none` is never among them. */
@@ -56,7 +56,7 @@ const MIN_SECRET_BYTES = 32
  * Which algorithms a key type can verify. Tying algorithms to the key's own type is what defeats algorithm
  * confusion: an HS256 token can never be checked against an RSA public key used as an HMAC secret.
  */
-function algorithmsForKey(key: KeyObject): readonly JwtAlgorithm[] {
+export function algorithmsForKey(key: KeyObject): readonly JwtAlgorithm[] {
   switch (key.asymmetricKeyType) {
     case 'rsa':
       return ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
@@ -128,16 +128,21 @@ function publicKey(
   kid: string,
   option: Record<string, unknown>,
 ): VerificationKey {
+  const input = option.publicKey
+  // createPublicKey() would quietly derive the public half of a private key: a private key in a server's
+  // configuration is a leak waiting to happen, so it is refused rather than accepted
+  const isPrivate =
+    input instanceof KeyObject ? input.type !== 'public' : String(input).includes('PRIVATE KEY-----')
+  if (isPrivate) check.fail(`${path}.publicKey`, 'must be a public key, never a private one or a secret')
   let key: KeyObject
   try {
-    key = createPublicKey(option.publicKey as string | Buffer | KeyObject)
+    key = input instanceof KeyObject ? input : createPublicKey(input as string | Buffer)
   } catch (error) {
     check.fail(
       `${path}.publicKey`,
       `is not a public key Node can read (PEM SPKI or certificate): ${(error as Error).message}`,
     )
   }
-  if (key.type !== 'public') check.fail(`${path}.publicKey`, 'must be a public key, never a private one')
   const possible = algorithmsForKey(key)
   if (possible.length === 0) {
     check.fail(

@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict'
+import { createHmac, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { describe, test } from 'node:test'
+import jwt from 'jsonwebtoken'
+import { resolveKeySet, type JwtAlgorithm } from '../src/auth/key-set.js'
+import { ReplayCache } from '../src/auth/replay-cache.js'
+import { verifyToken, type TokenExpectations } from '../src/auth/token-verifier.js'
+import { mintToken } from '../src/auth/token-minter.js'
+import { ErrorCodes, isTripwireError } from '../src/errors.js'
+import { OptionChecker } from '../src/option-checks.js'
+
+const check = new OptionChecker('createTripwire')
+const SECRET = 'a-shared-secret-of-at-least-thirty-two-bytes'
+const expect: TokenExpectations = {
+  audience: 'checkout',
+  issuers: undefined,
+  maxLifetimeSec: 300,
+  clockToleranceSec: 0,
+  scope: 'profiles:trigger',
+}
+const now = () => Date.now() / 1000
+
+const pairs: { algorithm: JwtAlgorithm; keys: { publicKey: KeyObject; privateKey: KeyObject } }[] = [
+  { algorithm: 'RS256', keys: generateKeyPairSync('rsa', { modulusLength: 2048 }) },
+  {
+    algorithm: 'PS256',
+    keys: generateKeyPairSync('rsa-pss', {
+      modulusLength: 2048,
+      hashAlgorithm: 'sha256',
+      mgf1HashAlgorithm: 'sha256',
+    }),
+  },
+  { algorithm: 'ES256', keys: generateKeyPairSync('ec', { namedCurve: 'P-256' }) },
+  { algorithm: 'ES384', keys: generateKeyPairSync('ec', { namedCurve: 'P-384' }) },
+  { algorithm: 'EdDSA', keys: generateKeyPairSync('ed25519') },
+]
+
+describe('minting and verifying every supported algorithm', () => {
+  test('HS256 with a shared secret', () => {
+    const keys = resolveKeySet(check, [{ kid: 'k1', secret: SECRET }])
+    const token = mintToken({
+      key: SECRET,
+      kid: 'k1',
+      audience: 'checkout',
+      scope: 'profiles:trigger',
+      ttlSec: 60,
+      claims: { kind: 'heap' },
+    })
+    const verdict = verifyToken(token, keys, expect, now())
+    assert.ok(verdict.ok, JSON.stringify(verdict))
+    assert.equal(verdict.claims.kind, 'heap')
+    assert.match(String(verdict.claims.jti), /^[0-9a-f-]{36}$/)
+  })
+
+  for (const { algorithm, keys: pair } of pairs) {
+    test(`${algorithm} with a public key; the key's type decides the algorithm`, () => {
+      const keys = resolveKeySet(check, [{ kid: 'pk', publicKey: pair.publicKey }])
+      const token = mintToken({
+        key: pair.privateKey,
+        kid: 'pk',
+        audience: 'checkout',
+        scope: 'profiles:trigger',
+        ttlSec: 60,
+      })
+      const header = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as { alg: string }
+      assert.equal(header.alg, algorithm)
+      assert.ok(verifyToken(token, keys, expect, now()).ok)
+      // a flipped signature byte must fail
+      const [head, body, signature] = token.split('.') as [string, string, string]
+      const bytes = Buffer.from(signature, 'base64url')
+      bytes[0] = bytes[0]! ^ 0xff
+      const tampered = `${head}.${body}.${bytes.toString('base64url')}`
+      assert.deepEqual(verifyToken(tampered, keys, expect, now()), { ok: false, reason: 'bad-signature' })
+    })
+  }
+})
+
+describe('verification refuses what it must', () => {
+  const keys = resolveKeySet(check, [
+    { kid: 'k1', secret: SECRET },
+    { kid: 'ec', publicKey: pairs[2]!.keys.publicKey },
+  ])
+  const hs = (claims: object, secret = SECRET, kid = 'k1') =>
+    jwt.sign({ aud: 'checkout', scope: 'profiles:trigger', exp: Math.floor(now()) + 60, ...claims }, secret, {
+      algorithm: 'HS256',
+      keyid: kid,
+    })
+  const cases: [string, () => string, string][] = [
+    ['an HS256 token sent to an EC key', () => hs({}, SECRET, 'ec'), 'algorithm-not-allowed'],
+    [
+      'an ES256 token sent to the HMAC key',
+      () =>
+        mintToken({
+          key: pairs[2]!.keys.privateKey,
+          kid: 'k1',
+          audience: 'checkout',
+          scope: 'profiles:trigger',
+          ttlSec: 60,
+        }),
+      'algorithm-not-allowed',
+    ],
+    [
+      'no kid with two keys',
+      () => jwt.sign({ aud: 'checkout', scope: 'profiles:trigger', exp: Math.floor(now()) + 60 }, SECRET),
+      'unknown-kid',
+    ],
+    ['four segments', () => `${hs({})}.x`, 'malformed'],
+    ['a header that is not JSON', () => `bm90LWpzb24.${hs({}).split('.')[1]}.sig`, 'malformed'],
+    [
+      'exp as a string',
+      () => rawHs256({ aud: 'checkout', scope: 'profiles:trigger', exp: 'tomorrow' }),
+      'missing-exp',
+    ],
+    ['iat in the future', () => hs({ iat: Math.floor(now()) + 600 }), 'not-yet-valid'],
+    ['scope as an array', () => hs({ scope: ['profiles:trigger'] }), 'missing-scope'],
+    ['a scope that only contains the word', () => hs({ scope: 'xprofiles:trigger' }), 'missing-scope'],
+    ['aud as an array without us', () => hs({ aud: ['billing'] }), 'wrong-audience'],
+  ]
+  for (const [name, token, reason] of cases) {
+    test(name, () => assert.deepEqual(verifyToken(token(), keys, expect, now()), { ok: false, reason }))
+  }
+  test('aud as an array that holds us is accepted', () => {
+    assert.ok(verifyToken(hs({ aud: ['billing', 'checkout'] }), keys, expect, now()).ok)
+  })
+})
+
+/** Signs any payload, even one jsonwebtoken would refuse to sign, as a hostile client could. */
+function rawHs256(payload: object): string {
+  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
+  const input = `${encode({ alg: 'HS256', typ: 'JWT', kid: 'k1' })}.${encode(payload)}`
+  return `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`
+}
+
+describe('key options', () => {
+  const cases: [unknown, RegExp][] = [
+    [[{ kid: 'k', secret: 'short' }], /at least 32 bytes/],
+    [[{ kid: 'k', publicKey: pairs[0]!.keys.privateKey }], /must be a public key, never a private one/],
+    [
+      [{ kid: 'k', publicKey: pairs[2]!.keys.publicKey, algorithms: ['RS256'] }],
+      /cannot hold "RS256" for this key; it may hold ES256/,
+    ],
+    [[{ kid: 'k', secret: SECRET, algorithms: ['RS256'] }], /cannot hold "RS256"/],
+    [[{ kid: 'k', secret: SECRET, publicKey: pairs[0]!.keys.publicKey }], /exactly one of "secret"/],
+    [
+      [
+        { kid: 'k', secret: SECRET },
+        { kid: 'k', secret: SECRET },
+      ],
+      /repeats "k"/,
+    ],
+    [[{ kid: 'k', publicKey: 'not a pem' }], /is not a public key Node can read/],
+    [[{ kid: 'k', secert: SECRET }], /did you mean "secret"/],
+    [[], /non-empty array/],
+  ]
+  for (const [keys, message] of cases) {
+    test(`refuses ${JSON.stringify(keys, (_k, v: unknown) => (typeof v === 'object' && v !== null && 'type' in v ? '[KeyObject]' : v)).slice(0, 80)}`, () => {
+      assert.throws(
+        () => resolveKeySet(check, keys),
+        (error: unknown) =>
+          isTripwireError(error) && error.code === ErrorCodes.INVALID_OPTIONS && message.test(error.message),
+      )
+    })
+  }
+})
+
+describe('replay cache', () => {
+  test('a jti is refused until its token expires, and a full cache refuses rather than forgets', () => {
+    const cache = new ReplayCache(2)
+    assert.equal(cache.use('a', 100, 10), 'ok')
+    assert.equal(cache.use('a', 100, 50), 'replayed')
+    assert.equal(cache.use('b', 200, 50), 'ok')
+    assert.equal(cache.use('c', 200, 60), 'full', 'neither a nor b has expired')
+    assert.equal(cache.use('c', 200, 150), 'ok', 'a expired at 100 and was swept')
+    assert.equal(cache.use('a', 300, 150), 'full')
+    assert.equal(cache.size, 2)
+  })
+})

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { LocalDiskSink, type CaptureMeta } from '@tripwire/core'
 import express5 from 'express'
 import express4 from 'express4'
@@ -26,7 +27,7 @@ function expressApp(express: ExpressFactory): CreateApp {
     app.get('/slow/:ms', async (req, res) => void res.json(await slowResponse(req.params.ms)))
     app.get('/health', (_req, res) => void res.send('ok'))
     app.get('/stream', (_req, res) => writeStream(res))
-    app.get('/headers', (req, res) => void res.json(headersResponse(req.headers)))
+    app.get('/headers', (req, res) => void res.json(headersResponse(req)))
     const api = express.Router()
     api.get('/items/:id', (req, res) => void res.json({ id: req.params.id }))
     app.use('/api', api)
@@ -72,6 +73,44 @@ describe('express specifics', () => {
       const meta = (await response.json()) as CaptureMeta
       assert.deepEqual(meta.labels, { via: 'express.json' })
       await middleware.tripwire.stop(meta.id).catch(() => undefined)
+    } finally {
+      await middleware.tripwire.close()
+      server.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('express mounted under a path', () => {
+  test('the admin API answers under the mount, and its Location and links carry it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tripwire-express-mount-'))
+    const app = express5()
+    const middleware = tripwire({
+      service: SERVICE,
+      keys: [{ kid: HMAC_KID, secret: SECRET }],
+      sink: new LocalDiskSink({ dir }),
+      limits: { cooldownMs: 0 },
+    })
+    app.use('/ops', middleware)
+    const server = app.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      const headers = { authorization: `Bearer ${adminToken()}`, 'content-type': 'application/json' }
+      const created = await fetch(`${base}/ops/_tripwire/captures`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ durationMs: 50 }),
+      })
+      assert.equal(created.status, 202)
+      const { id } = (await created.json()) as CaptureMeta
+      assert.equal(created.headers.get('location'), `/ops/_tripwire/captures/${id}`)
+      while ((await middleware.tripwire.find(id))?.status === 'running') await sleep(20)
+      const meta = (await (await fetch(`${base}/ops/_tripwire/captures/${id}`, { headers })).json()) as {
+        links: { profile: string }
+      }
+      assert.match(meta.links.profile, new RegExp(`^/ops/_tripwire/captures/${id}/profile\\?token=`))
+      assert.equal((await fetch(`${base}${meta.links.profile}`)).status, 200)
     } finally {
       await middleware.tripwire.close()
       server.close()

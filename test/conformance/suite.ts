@@ -37,6 +37,7 @@ import {
 } from './tokens.js'
 
 const PREFIX = '/_tripwire'
+/** The route's hot code (test/conformance/app-contract.ts), never inlined away. */
 const HOT_FUNCTION = 'conformanceHotPath'
 const MAX_DURATION_MS = 5000
 
@@ -119,7 +120,7 @@ export function defineConformanceSuite(adapterName: string, createApp: CreateApp
         assert.deepEqual(meta.trigger, { type: 'header', subject: 'alice', reason: meta.trigger.reason })
         assert.deepEqual(meta.request, { method: 'GET', route: '/work/:ms' })
         assert.equal(meta.requested.mode, 'request')
-        assert.ok(hotFunctionShare(body) > 0.3, `${HOT_FUNCTION} self share ${hotFunctionShare(body)}`)
+        assert.ok(hotFunctionShare(body) > 0.3, `the hot path's self share ${hotFunctionShare(body)}`)
         assert.ok(!JSON.stringify(meta).includes('eyJ'), 'no token is stored in metadata')
       })
 
@@ -145,7 +146,7 @@ export function defineConformanceSuite(adapterName: string, createApp: CreateApp
         assert.equal(meta.status, 'completed')
         assert.deepEqual(meta.requested, { durationMs: 600, mode: 'window', samplingIntervalUs: 1000 })
         assert.ok(meta.durationMs! >= 580, `window ran ${meta.durationMs} ms`)
-        assert.ok(hotFunctionShare(body) > 0.2, `${HOT_FUNCTION} self share ${hotFunctionShare(body)}`)
+        assert.ok(hotFunctionShare(body) > 0.2, `the hot path's self share ${hotFunctionShare(body)}`)
       })
 
       test('a heap token captures a sampling heap profile of the request', async () => {
@@ -243,6 +244,18 @@ export function defineConformanceSuite(adapterName: string, createApp: CreateApp
         assert.equal(controller.status().trigger.rejected.replayed, 1)
       })
 
+      test('a jti stays single-use for as long as its token is accepted, clock tolerance included', async () => {
+        const now = Math.floor(Date.now() / 1000)
+        // expired 5 s ago, still inside the 30 s tolerance: accepted once, and only once
+        const token = triggerToken({ iat: now - 60, exp: now - 5 })
+        const first = await get(app.url, '/work/20', trigger(token))
+        assert.equal(first.headers['x-profile-status'], 'accepted')
+        await stored(first.headers['x-profile-id'] as string)
+        const replay = await get(app.url, '/work/20', trigger(token))
+        assertServedNormally(replay, 20)
+        assert.equal(replay.headers['x-profile-status'], 'rejected')
+      })
+
       test('of concurrent triggers exactly one is accepted; the rest are busy and served normally', async () => {
         // /slow waits without blocking, so all ten requests are in flight at once
         const responses = await Promise.all(
@@ -261,13 +274,13 @@ export function defineConformanceSuite(adapterName: string, createApp: CreateApp
 
       test('the application never sees the token, valid or not', async () => {
         const rejected = await get(app.url, '/headers', trigger('garbage-token'))
-        assert.deepEqual(rejected.json(), { triggerHeader: null })
+        assert.deepEqual(rejected.json(), { triggerHeader: null, inRawHeaders: false })
         assert.ok(
           (controller.status().trigger.rejected.malformed ?? 0) >= 1,
           'refusals are counted by reason',
         )
         const accepted = await get(app.url, '/headers', trigger(triggerToken()))
-        assert.deepEqual(accepted.json(), { triggerHeader: null })
+        assert.deepEqual(accepted.json(), { triggerHeader: null, inRawHeaders: false })
         await stored(accepted.headers['x-profile-id'] as string)
       })
     })
@@ -294,7 +307,7 @@ export function defineConformanceSuite(adapterName: string, createApp: CreateApp
         assertServedNormally(await get(app.url, '/work/100'), 100)
 
         const stop = await send(app.url, 'POST', `${PREFIX}/captures/${created.id}/stop`, {
-          headers: bearer('profiles:write'),
+          headers: { ...bearer('profiles:write'), 'content-type': 'application/json' },
         })
         assert.equal(stop.status, 200)
         const stopped = stop.json<CaptureMeta>()

@@ -225,6 +225,13 @@ function resolveAdmin(check: OptionChecker, value: unknown, haveKeys: boolean): 
     check.fail('admin.authorize', 'must be a function (req, action) => boolean | Promise<boolean>')
   }
   const insecureNoAuth = check.boolean('admin.insecureNoAuth', admin.insecureNoAuth, false)
+  if (insecureNoAuth && (haveKeys || admin.authorize !== undefined)) {
+    // keys or a hook next to insecureNoAuth means someone meant to protect the API: do not silently open it
+    check.fail(
+      'admin.insecureNoAuth',
+      'cannot be combined with keys or admin.authorize; remove one or the other',
+    )
+  }
   const canAuthenticate = haveKeys || admin.authorize !== undefined || insecureNoAuth
   if (!canAuthenticate) {
     if (value === undefined) return false

@@ -29,6 +29,7 @@ interface TokenOptions {
   aud?: string
   expiresInSec?: number
   sub?: string
+  claims?: Record<string, unknown>
 }
 
 function mint({
@@ -37,9 +38,10 @@ function mint({
   aud = SERVICE,
   expiresInSec = 600,
   sub = 'alice',
+  claims = {},
 }: TokenOptions = {}): string {
   const exp = Math.floor(Date.now() / 1000) + expiresInSec
-  return jwt.sign({ scope, aud, exp, sub }, secret, { algorithm: 'HS256', keyid: 'k1' })
+  return jwt.sign({ scope, aud, exp, sub, ...claims }, secret, { algorithm: 'HS256', keyid: 'k1' })
 }
 
 const READ = mint({ scope: 'profiles:read' })
@@ -105,10 +107,9 @@ async function call(
   const init: RequestInit = { method, headers: { ...headers }, redirect: 'manual' }
   const sent = init.headers as Record<string, string>
   if (token !== null) sent.authorization = `Bearer ${token}`
-  if (body !== undefined) {
-    init.body = typeof body === 'string' ? body : JSON.stringify(body)
-    sent['content-type'] ??= 'application/json'
-  }
+  // a real client says its writes are JSON, body or not (the handler refuses POSTs that do not)
+  if (body !== undefined || method === 'POST') sent['content-type'] ??= 'application/json'
+  if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body)
   return fetch(`${h.base}${path}`, init)
 }
 
@@ -277,6 +278,27 @@ describe('a capture through its whole life', () => {
       ErrorCodes.UNAUTHORIZED,
     )
 
+    // a read token from the key set works as a link only if it is as narrow as one: bound to the capture
+    const general = mint({ scope: 'profiles:read', expiresInSec: 120 })
+    await expectError(
+      await call(h, `/_tripwire/captures/${meta.id}/profile?token=${general}`, { token: null }),
+      403,
+      ErrorCodes.FORBIDDEN,
+    )
+    const bound = mint({ scope: 'profiles:read', expiresInSec: 120, claims: { cap: meta.id } })
+    assert.equal(
+      (await call(h, `/_tripwire/captures/${meta.id}/profile?token=${bound}`, { token: null })).status,
+      200,
+    )
+    // a link never outlives the credentials of whoever asked for it
+    const shortLived = mint({ expiresInSec: 20 })
+    const viaShort = await json<{ links: { profile: string } }>(
+      await call(h, `/_tripwire/captures/${meta.id}`, { token: shortLived }),
+    )
+    const linkToken = new URL(viaShort.links.profile, h.base).searchParams.get('token')!
+    const linkExp = (jwt.decode(linkToken) as { exp: number }).exp
+    assert.ok(linkExp <= Math.floor(Date.now() / 1000) + 20, `link exp ${linkExp}`)
+
     const list = await json<{ items: CaptureMeta[]; nextCursor?: string }>(
       await call(h, '/_tripwire/captures'),
     )
@@ -441,6 +463,50 @@ describe('authentication', () => {
     }
   })
 
+  test('the hook allows with exactly true; a truthy non-true answer or a throw denies', async () => {
+    for (const answer of ['no', { allowed: false }, 1]) {
+      const hooked = await serve({ admin: { authorize: () => answer as unknown as boolean } }, false)
+      try {
+        await expectError(
+          await call(hooked, '/_tripwire/captures', { token: null }),
+          403,
+          ErrorCodes.FORBIDDEN,
+        )
+      } finally {
+        await hooked.close()
+      }
+    }
+    const throwing = await serve(
+      {
+        admin: {
+          authorize: () => {
+            throw new Error('directory down')
+          },
+        },
+      },
+      false,
+    )
+    try {
+      await expectError(
+        await call(throwing, '/_tripwire/captures', { token: null }),
+        403,
+        ErrorCodes.FORBIDDEN,
+      )
+    } finally {
+      await throwing.close()
+    }
+  })
+
+  test('a refused token is told it was refused, not why (the reason goes to the log)', async () => {
+    const wrongSecret = mint({ secret: 'x'.repeat(40) })
+    const message = await expectError(
+      await call(h, '/_tripwire/captures', { token: wrongSecret }),
+      401,
+      ErrorCodes.UNAUTHORIZED,
+    )
+    assert.doesNotMatch(message, /signature|kid|audience|aud\b/)
+  })
+
   test('insecureNoAuth answers without credentials', async () => {
     const warnings: string[] = []
     const logger = { debug() {}, info() {}, warn: (message: string) => warnings.push(message), error() {} }
@@ -555,6 +621,25 @@ describe('bad input', () => {
       duplex: 'half',
     })
     await expectError(response, 413, ErrorCodes.BODY_TOO_LARGE)
+  })
+
+  test('a POST without content-type: application/json is refused, so a cross-site form cannot start one', async () => {
+    const before = h.controller.status().counters.started
+    for (const headers of [
+      {},
+      { 'content-type': 'text/plain' },
+      { 'content-type': 'application/x-www-form-urlencoded' },
+    ]) {
+      const response = await fetch(`${h.base}/_tripwire/captures`, {
+        method: 'POST',
+        headers: { ...headers, authorization: `Bearer ${BOTH}` },
+      })
+      assert.match(
+        await expectError(response, 400, ErrorCodes.INVALID_REQUEST),
+        /content-type: application\/json/,
+      )
+    }
+    assert.equal(h.controller.status().counters.started, before)
   })
 
   test('a bodiless POST starts a default capture', async () => {

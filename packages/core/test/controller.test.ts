@@ -365,6 +365,11 @@ describe('requests and options are validated with clear, coded errors', () => {
       [{ service: 's', shutdownSignals: ['SIGUSR1'] }, /a signal Tripwire may handle/],
       [null, /options must be an object such as/],
       [{ service: 's', limits: { capturesPerHour: 0 } }, /capturesPerHour" must be a whole number from 1/],
+      [
+        { service: 's', keys: [{ kid: 'k', secret: 'x'.repeat(32) }], admin: { insecureNoAuth: true } },
+        /insecureNoAuth" cannot be combined with keys/,
+      ],
+      [{ service: 's', admin: {} }, /option "admin" has no way to authenticate callers/],
     ]
     for (const [options, message] of cases) {
       assert.throws(

@@ -151,6 +151,10 @@ describe('key options', () => {
     [[{ kid: 'k', publicKey: 'not a pem' }], /is not a public key Node can read/],
     [[{ kid: 'k', secert: SECRET }], /did you mean "secret"/],
     [[], /non-empty array/],
+    [
+      [{ kid: 'k', publicKey: generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey }],
+      /1024-bit RSA key; use at least 2048 bits/,
+    ],
   ]
   for (const [keys, message] of cases) {
     test(`refuses ${JSON.stringify(keys, (_k, v: unknown) => (typeof v === 'object' && v !== null && 'type' in v ? '[KeyObject]' : v)).slice(0, 80)}`, () => {

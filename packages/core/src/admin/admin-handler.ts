@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { assertCaptureId, isCaptureId } from '../capture-id.js'
+import { assertCaptureId, isCaptureId, kindOfCaptureId } from '../capture-id.js'
+import { CAPTURE_KINDS, captureFileName } from '../capture-kinds.js'
 import type { ResolvedAdminConfig } from '../config.js'
 import type { TripwireController } from '../controller.js'
 import { ErrorCodes, isTripwireError, TripwireError } from '../errors.js'
@@ -10,7 +11,7 @@ import { AdminAuthenticator } from './admin-auth.js'
 import { httpStatusForCode } from './error-status.js'
 import { adminTarget, captureIdSegment, matchRoute, ROUTE_METHODS, type AdminRoute } from './admin-routes.js'
 import { listCaptures, parseListQuery } from './list-captures.js'
-import { readJsonBody, sendError, sendJson, sendNoContent } from './http-json.js'
+import { readJsonBody, sendError, sendJson, sendNoContent, type ResponseHeaders } from './http-json.js'
 
 /**
  * Serves the admin API for one controller. Resolves `false`, having touched nothing, when the request is
@@ -82,8 +83,10 @@ class AdminApi {
     // Every path under the prefix needs credentials, so that nothing (not even which ids exist) leaks.
     const verdict = await this.auth.authorize(req, action, url, linkId)
     if (!verdict.ok) {
-      if (verdict.status === 401) return this.unauthorized(res, verdict.message)
-      return sendError(res, verdict)
+      // an unread body would keep the connection busy for a caller who may not send one
+      const close: ResponseHeaders = requestHasBody(req) ? { connection: 'close' } : {}
+      if (verdict.status === 401) return this.unauthorized(res, verdict.message, close)
+      return sendError(res, verdict, close)
     }
 
     if (segments === undefined) {
@@ -110,7 +113,24 @@ class AdminApi {
         { allow: allowed.join(', ') },
       )
     }
-    await this.dispatch(req, res, route, method, url.searchParams, verdict.subject)
+    // writes must say they are JSON: a cross-site form or no-cors fetch cannot, so it cannot start or stop
+    // captures on the strength of a cookie an authorize hook trusts
+    if (method === 'POST' && !isJsonRequest(req)) {
+      throw new TripwireError(
+        ErrorCodes.INVALID_REQUEST,
+        'admin POST requests must be sent with content-type: application/json (an empty body is fine)',
+      )
+    }
+    const caller = { subject: verdict.subject, expiresAtSec: verdict.expiresAtSec }
+    await this.dispatch(
+      req,
+      res,
+      route,
+      method,
+      url.searchParams,
+      caller,
+      mountBase(req, path, this.admin.prefix),
+    )
   }
 
   private async dispatch(
@@ -119,17 +139,19 @@ class AdminApi {
     route: AdminRoute,
     method: string,
     params: URLSearchParams,
-    subject: string | undefined,
+    caller: Caller,
+    base: string,
   ): Promise<void> {
+    const { subject } = caller
     switch (route.name) {
       case 'status':
         return sendJson(res, 200, this.controller.status())
       case 'captures':
-        if (method === 'POST') return this.startCapture(req, res, subject)
+        if (method === 'POST') return this.startCapture(req, res, subject, base)
         return sendJson(res, 200, await listCaptures(this.controller, parseListQuery(params)))
       case 'capture':
         if (method === 'DELETE') return this.deleteCapture(res, route.id, subject)
-        return this.sendMeta(res, route.id, subject)
+        return this.sendMeta(res, route.id, caller, base)
       case 'stop':
         return this.stopCapture(res, route.id, subject)
       case 'profile':
@@ -150,7 +172,12 @@ class AdminApi {
     }
   }
 
-  private async startCapture(req: IncomingMessage, res: ServerResponse, subject: string | undefined) {
+  private async startCapture(
+    req: IncomingMessage,
+    res: ServerResponse,
+    subject: string | undefined,
+    base: string,
+  ) {
     const body = (await readJsonBody(req, this.admin.bodyLimitBytes)) ?? {}
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new TripwireError(ErrorCodes.INVALID_REQUEST, 'the request body must be a JSON object')
@@ -191,7 +218,7 @@ class AdminApi {
     }
     // the controller checks every field's type and range, as it does for every other caller
     const handle = await this.controller.start(request)
-    sendJson(res, 202, handle.meta, { location: `${this.admin.prefix}/captures/${handle.id}` })
+    sendJson(res, 202, handle.meta, { location: `${base}/captures/${handle.id}` })
   }
 
   private running(id: string): CaptureMeta | undefined {
@@ -199,14 +226,14 @@ class AdminApi {
     return current?.id === id ? current : undefined
   }
 
-  private async sendMeta(res: ServerResponse, id: string, subject: string | undefined): Promise<void> {
+  private async sendMeta(res: ServerResponse, id: string, caller: Caller, base: string): Promise<void> {
     const meta = await this.controller.find(id)
     if (meta === undefined) throw notFound(id)
     if (meta.status !== 'completed' && meta.status !== 'aborted') return sendJson(res, 200, meta)
-    const token = encodeURIComponent(this.auth.signLink(id, subject))
+    const token = encodeURIComponent(this.auth.signLink(id, caller))
     sendJson(res, 200, {
       ...meta,
-      links: { profile: `${this.admin.prefix}/captures/${id}/profile?token=${token}` },
+      links: { profile: `${base}/captures/${id}/profile?token=${token}` },
     })
   }
 
@@ -265,14 +292,20 @@ class AdminApi {
           'and speedscope)',
       )
     }
-    res.writeHead(200, {
-      'content-type': meta.contentType,
-      'content-length': meta.bytes,
-      'content-disposition': `attachment; filename="${meta.fileName}"`,
-      'x-content-type-options': 'nosniff',
-      etag: `"${meta.sha256}"`,
-      'cache-control': 'no-store',
-    })
+    // names and types come from the id, not from stored metadata that a shared store could have altered
+    try {
+      res.writeHead(200, {
+        'content-type': CAPTURE_KINDS[meta.kind].contentType,
+        'content-length': meta.bytes,
+        'content-disposition': `attachment; filename="${captureFileName(id, kindOfCaptureId(id))}"`,
+        'x-content-type-options': 'nosniff',
+        etag: `"${/^[0-9a-f]{64}$/.test(meta.sha256) ? meta.sha256 : ''}"`,
+        'cache-control': 'no-store',
+      })
+    } catch (error) {
+      body.destroy()
+      throw error
+    }
     try {
       await pipeline(body, exactLength(meta.bytes), res)
     } catch (error) {
@@ -287,8 +320,8 @@ class AdminApi {
     }
   }
 
-  private unauthorized(res: ServerResponse, message: string): void {
-    sendError(res, { code: ErrorCodes.UNAUTHORIZED, message }, { 'www-authenticate': 'Bearer' })
+  private unauthorized(res: ServerResponse, message: string, headers: ResponseHeaders): void {
+    sendError(res, { code: ErrorCodes.UNAUTHORIZED, message }, { ...headers, 'www-authenticate': 'Bearer' })
   }
 
   /** Answers whatever `handle` threw; an unexpected error is logged and answered with a bare 500. */
@@ -318,6 +351,33 @@ class AdminApi {
       res.destroy()
     }
   }
+}
+
+interface Caller {
+  subject: string | undefined
+  expiresAtSec: number | undefined
+}
+
+/**
+ * Where the admin API is reachable from the client's side. Express strips a mount path (`app.use('/x', mw)`)
+ * from `req.url` but keeps `req.originalUrl`: links and Location must carry it back.
+ */
+function mountBase(req: IncomingMessage, path: string, prefix: string): string {
+  const original = (req as IncomingMessage & { originalUrl?: unknown }).originalUrl
+  if (typeof original !== 'string') return prefix
+  const originalPath = original.split('?')[0] ?? ''
+  return originalPath.endsWith(path)
+    ? `${originalPath.slice(0, originalPath.length - path.length)}${prefix}`
+    : prefix
+}
+
+function isJsonRequest(req: IncomingMessage): boolean {
+  return req.headers['content-type']?.split(';')[0]?.trim().toLowerCase() === 'application/json'
+}
+
+function requestHasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length']
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
 }
 
 function notFound(id: string): TripwireError {

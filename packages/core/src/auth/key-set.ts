@@ -143,6 +143,10 @@ function publicKey(
       `is not a public key Node can read (PEM SPKI or certificate): ${(error as Error).message}`,
     )
   }
+  const modulusLength = key.asymmetricKeyDetails?.modulusLength
+  if (modulusLength !== undefined && modulusLength < 2048) {
+    check.fail(`${path}.publicKey`, `is a ${modulusLength}-bit RSA key; use at least 2048 bits`)
+  }
   const possible = algorithmsForKey(key)
   if (possible.length === 0) {
     check.fail(

@@ -69,7 +69,7 @@ export class HeaderTrigger {
     const value = req.headers[TRIGGER_HEADER]
     if (value === undefined) return undefined
     // the application (and its request logger) never sees the token
-    delete req.headers[TRIGGER_HEADER]
+    removeHeader(req, TRIGGER_HEADER)
     const checked = this.check(Array.isArray(value) ? value.join(',') : value)
     if ('reason' in checked) {
       this.counts.rejected[checked.reason] = (this.counts.rejected[checked.reason] ?? 0) + 1
@@ -92,7 +92,12 @@ export class HeaderTrigger {
     const claims = readTriggerClaims(verdict.claims, this.controller.config)
     if (!claims.ok) return { reason: claims.reason }
     // last, so that a token refused for its claims does not also fill the cache
-    const replay = this.replay.use(claims.request.jti, claims.request.exp, nowSec)
+    // the verifier accepts a token until exp + tolerance: it must stay single-use until then too
+    const replay = this.replay.use(
+      claims.request.jti,
+      claims.request.exp + this.expectations.clockToleranceSec,
+      nowSec,
+    )
     if (replay === 'replayed') return { reason: 'replayed' }
     if (replay === 'full') return { reason: 'replay-cache-full' }
     return { request: claims.request }
@@ -113,7 +118,9 @@ export class HeaderTrigger {
         trigger: {
           type: 'header',
           reason: `signed ${TRIGGER_HEADER} header (${trigger.mode})`,
-          ...(trigger.subject !== undefined && { subject: trigger.subject }),
+          // recorded for audit, trimmed to what metadata holds: a long sub must not refuse a valid token
+          ...(trigger.subject !== undefined &&
+            trigger.subject !== '' && { subject: trigger.subject.slice(0, 512) }),
         },
       })
     } catch (error) {
@@ -140,6 +147,15 @@ export class HeaderTrigger {
       if (trigger.mode === 'request') void handle.stop({ request })
       else handle.annotate({ request })
     })
+  }
+}
+
+/** Out of `headers` and `rawHeaders` both (`headersDistinct` is built from the latter when first read). */
+function removeHeader(req: IncomingMessage, name: string): void {
+  delete req.headers[name]
+  const raw = req.rawHeaders
+  for (let index = raw.length - 2; index >= 0; index -= 2) {
+    if (raw[index]!.toLowerCase() === name) raw.splice(index, 2)
   }
 }
 

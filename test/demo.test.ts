@@ -10,20 +10,23 @@ import { promisify } from 'node:util'
 
 const DEMO = fileURLToPath(new URL('../packages/demo/dist/main.js', import.meta.url))
 
-test('the demo triggers, lists, downloads and summarises a capture, and exits 0', async () => {
-  const cwd = await mkdtemp(join(tmpdir(), 'tripwire-demo-'))
-  try {
-    const { stdout } = await promisify(execFile)(process.execPath, [DEMO], { cwd, timeout: 60_000 })
-    assert.match(stdout, /x-profile-status: accepted/)
-    assert.match(stdout, /x-profile-id: \d{8}T\d{6}Z-cpu-[0-9a-f]{8}/)
-    assert.match(stdout, /200, \d+ bytes, attachment; filename="[^"]+\.cpuprofile"/)
-    // the slow route's own function is the hottest
-    const hottest = /self\s+total\s+function\n\s+[\d.]+ %\s+[\d.]+ %\s+(\S+)/.exec(stdout)
-    assert.equal(hottest?.[1], 'quoteShipping', stdout)
-    const stored = await readdir(join(cwd, 'profiles'))
-    assert.equal(stored.filter((name) => name.endsWith('.cpuprofile')).length, 1)
-    assert.equal(stored.filter((name) => name.endsWith('.json')).length, 1)
-  } finally {
-    await rm(cwd, { recursive: true, force: true })
-  }
-})
+for (const framework of ['express', 'koa', 'fastify']) {
+  test(`the ${framework} demo triggers, lists, downloads and summarises a capture, and exits 0`, async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'tripwire-demo-'))
+    try {
+      const args = [DEMO, '--framework', framework]
+      const { stdout } = await promisify(execFile)(process.execPath, args, { cwd, timeout: 60_000 })
+      assert.match(stdout, /x-profile-status: accepted/)
+      assert.match(stdout, /x-profile-id: \d{8}T\d{6}Z-cpu-[0-9a-f]{8}/)
+      assert.match(stdout, /200, \d+ bytes, attachment; filename="[^"]+\.cpuprofile"/)
+      // the slow route's own function is the hottest
+      const hottest = /self\s+total\s+function\n\s+[\d.]+ %\s+[\d.]+ %\s+(\S+)/.exec(stdout)
+      assert.equal(hottest?.[1], 'quoteShipping', stdout)
+      const stored = await readdir(join(cwd, 'profiles'))
+      assert.equal(stored.filter((name) => name.endsWith('.cpuprofile')).length, 1)
+      assert.equal(stored.filter((name) => name.endsWith('.json')).length, 1)
+    } finally {
+      await rm(cwd, { recursive: true, force: true })
+    }
+  })
+}

@@ -1,14 +1,11 @@
 /**
- * The Tripwire demo, end to end: an Express shop with a slow route starts on 127.0.0.1; a signed trigger token
+ * The Tripwire demo, end to end: a shop (Express, Koa or Fastify) with a slow route starts on 127.0.0.1; a signed trigger token
  * is minted; one request carries it in `x-trigger-profile`; the capture is listed and downloaded through the
  * admin API; its file on disk and its hottest functions are printed.
  */
 import { randomBytes } from 'node:crypto'
-import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
-import type { AddressInfo } from 'node:net'
 import { join, relative } from 'node:path'
-import express from 'express'
 import {
   LocalDiskSink,
   mintToken,
@@ -16,26 +13,43 @@ import {
   type CaptureMeta,
   type CpuProfile,
 } from '@tripwire/core'
-import { tripwire } from '@tripwire/express'
+import { parseArgs } from 'node:util'
+import { startExpressShop } from './apps/express.js'
+import { startFastifyShop } from './apps/fastify.js'
+import { startKoaShop } from './apps/koa.js'
+import type { StartShop } from './apps/shop.js'
 
 const SERVICE = 'demo-shop'
 const KID = 'demo'
 
-// The slow route's work: a deliberately expensive shipping-quote search.
-function quoteShipping(weightGrams: number, zones: number): number {
-  let best = Number.POSITIVE_INFINITY
-  for (let zone = 0; zone < zones; zone++) {
-    let price = 0
-    for (let step = 0; step < 20_000; step++) price += Math.sqrt(weightGrams * (step + 1)) / (zone + 1)
-    best = Math.min(best, price)
-  }
-  return best
+const FRAMEWORKS: Record<string, { name: string; start: StartShop; usage: string }> = {
+  express: {
+    name: 'An Express shop',
+    start: startExpressShop,
+    usage: `app.use(tripwire({ service: '${SERVICE}', keys: [{ kid: '${KID}', secret }] }))`,
+  },
+  koa: {
+    name: 'A Koa shop',
+    start: startKoaShop,
+    usage: `app.use(tripwire({ service: '${SERVICE}', keys: [{ kid: '${KID}', secret }] }))`,
+  },
+  fastify: {
+    name: 'A Fastify shop',
+    start: startFastifyShop,
+    usage: `await app.register(tripwire, { service: '${SERVICE}', keys: [{ kid: '${KID}', secret }] })`,
+  },
 }
 
-function checkout(): { items: number; shipping: number } {
-  const cart = Array.from({ length: 25 }, (_, i) => ({ sku: `sku-${i}`, grams: 100 + i * 7 }))
-  const quotes = cart.map((item) => quoteShipping(item.grams, 120))
-  return { items: cart.length, shipping: Math.round(quotes.reduce((a, b) => a + b, 0)) }
+/** `npm run demo -- --framework koa|fastify` (Express by default). */
+function chosenFramework(): (typeof FRAMEWORKS)[string] {
+  const { values } = parseArgs({ options: { framework: { type: 'string', default: 'express' } } })
+  const framework = FRAMEWORKS[values.framework]
+  if (framework === undefined) {
+    throw new Error(
+      `--framework must be one of ${Object.keys(FRAMEWORKS).join(', ')}, got ${values.framework}`,
+    )
+  }
+  return framework
 }
 
 function step(text: string): void {
@@ -47,22 +61,18 @@ function show(text: string): void {
 }
 
 async function main(): Promise<void> {
+  const framework = chosenFramework()
   const secret = randomBytes(32).toString('base64url')
   const dir = join(process.cwd(), 'profiles')
-  const middleware = tripwire({
+  const shop = await framework.start({
     service: SERVICE,
     keys: [{ kid: KID, secret }],
     sink: new LocalDiskSink({ dir }),
   })
-  const app = express()
-  app.use(middleware)
-  app.get('/checkout', (_req, res) => void res.json(checkout()))
-  const server = app.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const base = shop.url
 
-  step(`An Express shop listens on ${base}; GET /checkout is slow`)
-  show(`app.use(tripwire({ service: '${SERVICE}', keys: [{ kid: '${KID}', secret }] }))`)
+  step(`${framework.name} listens on ${base}; GET /checkout is slow`)
+  show(framework.usage)
 
   step('Mint a single-use trigger token (CPU, for the span of one request)')
   const triggerToken = mintToken({
@@ -136,8 +146,8 @@ async function main(): Promise<void> {
   show(`idle ${percent(summary.idleShare)}, garbage collection ${percent(summary.gcShare)}`)
   console.log('\nOpen the .cpuprofile in Chrome DevTools (Performance panel) or speedscope.')
 
-  await middleware.tripwire.close()
-  server.close()
+  await shop.controller.close()
+  await shop.close()
 }
 
 /** The capture ends with the response; it reaches the disk a moment later. */

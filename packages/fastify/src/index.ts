@@ -1,5 +1,87 @@
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import {
+  createAdminHandler,
+  createTripwire,
+  type TripwireController,
+  type AdminHandler,
+  type TripwireOptions,
+} from '@tripwire/core'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The Tripwire controller: programmatic captures, status, close. */
+    tripwire: TripwireController
+  }
+  interface FastifyContextConfig {
+    /** `false` turns the signed-header trigger off for this route. */
+    tripwire?: boolean
+  }
+}
+
+/** Plugin options: Tripwire's own options, or a controller made with `createTripwire()` to share. */
+export type TripwirePluginOptions = TripwireOptions | { controller: TripwireController }
+
+const ADMIN_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+
+const plugin: FastifyPluginAsync<TripwirePluginOptions> = async (fastify, options) => {
+  const owned = !('controller' in options)
+  const controller = 'controller' in options ? options.controller : createTripwire(options)
+  fastify.decorate('tripwire', controller)
+
+  if (controller.config.admin !== false) {
+    await registerAdminRoutes(fastify, controller.config.admin.prefix, createAdminHandler(controller))
+  }
+
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (request.routeOptions.config.tripwire === false) return done()
+    const pending = controller.headerTrigger.beforeRequest(
+      request.raw,
+      reply.raw,
+      () => request.routeOptions.url,
+    )
+    if (pending === undefined) return done()
+    void pending.then(() => done())
+  })
+
+  // fastify.close() stores a running capture, unless the controller belongs to someone else
+  if (owned) fastify.addHook('onClose', () => controller.close())
+}
+
 /**
- * @tripwire/fastify: the Fastify adapter arrives with its own issue. Until then this package only re-exports the
- * core entry points so that it builds and can be depended on.
+ * The admin API as Fastify routes (they show in `printRoutes()`), in a scope of their own whose content-type
+ * parser leaves the body unread: the core handler reads and bounds it itself.
  */
-export { createTripwire, LocalDiskSink } from '@tripwire/core'
+async function registerAdminRoutes(
+  fastify: FastifyInstance,
+  prefix: string,
+  admin: AdminHandler,
+): Promise<void> {
+  await fastify.register(async (scope) => {
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', (_request, _payload, done) => done(null))
+    const serve = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+      reply.hijack()
+      await admin(request.raw, reply.raw)
+    }
+    for (const url of [prefix, `${prefix}/*`]) {
+      scope.route({
+        method: [...ADMIN_METHODS],
+        url,
+        exposeHeadRoute: false,
+        config: { tripwire: false },
+        handler: serve,
+      })
+    }
+  })
+}
+
+/**
+ * Tripwire for Fastify 5: `await app.register(tripwire, { service, keys })`. Honours the signed
+ * `x-trigger-profile` header on every route (opt out per route with `config: { tripwire: false }`), serves the
+ * admin API under its prefix, exposes the controller as `fastify.tripwire`.
+ */
+export const tripwire = fp(plugin, { fastify: '5.x', name: '@tripwire/fastify' })
+export default tripwire
+
+export type { TripwireController, TripwireOptions } from '@tripwire/core'

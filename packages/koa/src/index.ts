@@ -1,5 +1,64 @@
+import type { Context, Middleware, Next } from 'koa'
+import {
+  createTripwireHttp,
+  ERROR_HEADER,
+  ID_HEADER,
+  STATUS_HEADER,
+  type TripwireController,
+  type TripwireOptions,
+} from '@tripwire/core'
+
+const PROFILE_HEADERS = [STATUS_HEADER, ID_HEADER, ERROR_HEADER] as const
+
+/** The middleware, carrying the controller it created for programmatic captures and shutdown. */
+export interface TripwireMiddleware extends Middleware {
+  readonly tripwire: TripwireController
+}
+
 /**
- * @tripwire/koa: the Koa adapter arrives with its own issue. Until then this package only re-exports the
- * core entry points so that it builds and can be depended on.
+ * Tripwire for Koa 2 and 3: `app.use(tripwire({ service, keys }))`, first (before body parsers and routers).
+ * It answers the admin API under its prefix and honours the signed `x-trigger-profile` header on every other
+ * request. A request-mode capture ends when Koa has written the response, error responses included.
  */
-export { createTripwire, LocalDiskSink } from '@tripwire/core'
+export function tripwire(options: TripwireOptions | TripwireController): TripwireMiddleware {
+  const http = createTripwireHttp(options)
+  const middleware = async (ctx: Context, next: Next): Promise<void> => {
+    const disposition = http.handle(ctx.req, ctx.res, () => routeTemplate(ctx))
+    if (disposition !== 'next' && (await disposition) === 'handled') {
+      // the admin API has answered on the raw response: Koa must not write one of its own
+      ctx.respond = false
+      return
+    }
+    try {
+      await next()
+    } catch (error) {
+      throw keepProfileHeaders(error, ctx)
+    }
+  }
+  return Object.assign(middleware, { tripwire: http.controller })
+}
+
+/**
+ * Koa's error handler clears every header already set before it writes the error response, and applies only
+ * `error.headers`: carry x-profile-status and x-profile-id over, so the caller still learns its capture's id.
+ */
+function keepProfileHeaders(error: unknown, ctx: Context): unknown {
+  if (typeof error !== 'object' || error === null) return error
+  const carried: Record<string, string> = {}
+  for (const name of PROFILE_HEADERS) {
+    const value = ctx.res.getHeader(name)
+    if (typeof value === 'string') carried[name] = value
+  }
+  if (Object.keys(carried).length === 0) return error
+  const withHeaders = error as { headers?: Record<string, string> }
+  withHeaders.headers = { ...withHeaders.headers, ...carried }
+  return error
+}
+
+/** The template @koa/router matched (`/users/:id`, prefixes included), never the raw URL. */
+function routeTemplate(ctx: Context): string | undefined {
+  const route: unknown = (ctx as Context & { _matchedRoute?: unknown })._matchedRoute
+  return typeof route === 'string' ? route : undefined
+}
+
+export type { TripwireController, TripwireOptions } from '@tripwire/core'

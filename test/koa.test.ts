@@ -52,7 +52,12 @@ function koaApp(Koa: KoaConstructor): CreateApp {
     return {
       url: `http://127.0.0.1:${port}`,
       controller: middleware.tripwire,
-      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve())
+          // a failed test may leave a keep-alive connection open: never let it hold the suite
+          server.closeAllConnections()
+        }),
     }
   }
 }

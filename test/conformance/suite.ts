@@ -441,4 +441,127 @@ export function defineConformanceSuite(adapterName: string, createApp: CreateApp
       })
     })
   })
+
+  describe(`conformance: ${adapterName}, automatic triggers`, () => {
+    let app: ConformanceApp
+    let controller: TripwireController
+    let dir: string
+
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'tripwire-conformance-slo-'))
+      app = await createApp({
+        ...suiteOptions(dir),
+        slo: [
+          {
+            name: 'slow route',
+            route: 'GET /slow/:ms',
+            quantile: 0.99,
+            thresholdMs: 100,
+            windowMs: 5000,
+            minSamples: 5,
+            capture: { kind: 'cpu', durationMs: 200 },
+            cooldownMs: 60_000,
+          },
+          {
+            name: 'capped',
+            route: 'GET /work/:ms',
+            quantile: 0.5,
+            thresholdMs: 30,
+            windowMs: 5000,
+            minSamples: 3,
+            capture: { kind: 'cpu', durationMs: 100 },
+            cooldownMs: 0,
+            maxCaptures: { count: 2, perMs: 60_000 },
+          },
+          { name: 'fast route', route: 'GET /health', thresholdMs: 50, windowMs: 5000, minSamples: 5 },
+        ],
+        triggers: { evaluateEveryMs: 100, maxTrackedRoutes: 4 },
+      })
+      controller = app.controller
+    })
+    after(async () => {
+      await app.close()
+      await controller.close()
+      await rm(dir, { recursive: true, force: true })
+    })
+
+    const sloCaptures = async (rule: string) =>
+      (await controller.list({ limit: 100 })).items.filter(
+        (item) => item.trigger.type === 'slo' && item.trigger.subject === rule,
+      )
+    const rule = (name: string) => controller.status().rules.find((candidate) => candidate.name === name)!
+
+    async function until(condition: () => Promise<boolean> | boolean, what: string): Promise<void> {
+      const deadline = performance.now() + 10_000
+      while (!(await condition())) {
+        if (performance.now() > deadline) assert.fail(`timed out waiting for ${what}`)
+        await sleep(25)
+      }
+    }
+
+    test('a route made slow breaches its rule and exactly one capture is stored, with reason and route', async () => {
+      for (let i = 0; i < 6; i++) {
+        const response = await get(app.url, '/slow/150')
+        assert.equal(response.status, 200)
+      }
+      // the evaluation timer (every 100 ms) finds the breach on its own
+      await until(
+        async () => (await sloCaptures('slow route')).length > 0 && controller.current() === undefined,
+        'the SLO capture',
+      )
+      const [meta] = await sloCaptures('slow route')
+      assert.match(meta!.trigger.reason, /^p99 1\d\dms > 100ms on GET \/slow\/:ms \(window 5s, n=\d+\)$/)
+      assert.deepEqual(meta!.request, { method: 'GET', route: '/slow/:ms' })
+      assert.equal(meta!.slo?.route, 'GET /slow/:ms')
+      assert.equal(meta!.slo?.thresholdMs, 100)
+      assert.ok(meta!.slo.observedMs > 100 && meta!.slo.samples >= 5, JSON.stringify(meta!.slo))
+      assert.deepEqual(meta!.requested, { durationMs: 200, mode: 'window', samplingIntervalUs: 1000 })
+
+      // the breach goes on: the rule cools down instead of firing again
+      for (let i = 0; i < 3; i++) {
+        await get(app.url, '/slow/150')
+        await controller.evaluateTriggers()
+      }
+      assert.equal((await sloCaptures('slow route')).length, 1)
+      assert.equal(rule('slow route').state, 'cooling-down')
+      assert.equal(rule('slow route').fired, 1)
+    })
+
+    test('a rule caps its captures per window under a sustained breach', async () => {
+      for (let round = 0; round < 4; round++) {
+        for (let i = 0; i < 3; i++) await get(app.url, '/work/40')
+        await until(() => controller.current() === undefined, 'the running capture to end')
+        await controller.evaluateTriggers()
+        await until(() => controller.current() === undefined, 'the capture to end')
+      }
+      assert.equal((await sloCaptures('capped')).length, 2)
+      assert.equal(rule('capped').state, 'exhausted')
+      assert.equal(rule('capped').capturesLeft, 0)
+    })
+
+    test('a fast route never fires', async () => {
+      for (let i = 0; i < 20; i++) assert.equal((await get(app.url, '/health')).status, 200)
+      await controller.evaluateTriggers()
+      assert.equal(rule('fast route').fired, 0)
+      assert.equal(rule('fast route').breaching, false)
+      assert.equal((await sloCaptures('fast route')).length, 0)
+    })
+
+    test('distinct raw URLs and templates never grow the tracked routes past the cap', async () => {
+      for (let i = 0; i < 30; i++) await get(app.url, `/api/items/${i}?q=${i}`)
+      for (let i = 0; i < 30; i++) await get(app.url, `/no-such-path/${i}`)
+      await get(app.url, '/headers')
+      const routes = controller.status().routes
+      assert.ok(
+        routes.length <= 5,
+        `tracked ${routes.length}: ${routes.map((route) => route.route).join(', ')}`,
+      )
+      assert.ok(
+        routes.every((route) => !/\?|\/\d/.test(route.route)),
+        'only templates, never raw URLs',
+      )
+      const items = routes.find((route) => route.route === 'GET /api/items/:id')
+      if (items !== undefined) assert.equal(items.count, 30)
+    })
+  })
 }

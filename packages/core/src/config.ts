@@ -3,6 +3,7 @@ import { constants as osConstants, tmpdir } from 'node:os'
 import type { IncomingMessage } from 'node:http'
 import { resolveKeySet, type KeySet } from './auth/key-set.js'
 import { ErrorCodes, TripwireError } from './errors.js'
+import { resolveTriggers, type ResolvedTriggers } from './automatic/trigger-options.js'
 import { checkLabels } from './labels.js'
 import { defaultLogger } from './logger.js'
 import { OptionChecker } from './option-checks.js'
@@ -50,6 +51,7 @@ export interface ResolvedConfig {
   }>
   /** `false` when the admin API is not mounted. */
   readonly admin: ResolvedAdminConfig | false
+  readonly triggers: ResolvedTriggers
 }
 
 export interface ResolvedAdminConfig {
@@ -76,6 +78,10 @@ const TOP_LEVEL_KEYS = [
   'keys',
   'token',
   'admin',
+  'slo',
+  'eventLoop',
+  'heapPressure',
+  'triggers',
 ] as const satisfies readonly (keyof TripwireOptions)[]
 
 /**
@@ -115,6 +121,21 @@ export function resolveConfig(options: unknown): ResolvedConfig {
     'replayCacheSize',
   ])
   const service = check.string('service', raw.service)
+  const maxDurationMs = check.integer(
+    'limits.maxDurationMs',
+    limits.maxDurationMs,
+    30_000,
+    1,
+    HARD_MAX_DURATION_MS,
+  )
+  const triggers = resolveTriggers(
+    check,
+    { slo: raw.slo, eventLoop: raw.eventLoop, heapPressure: raw.heapPressure, triggers: raw.triggers },
+    maxDurationMs,
+  )
+  if (triggers.heap?.snapshotOnce === true && (snapshot.enabled ?? false) !== true) {
+    check.fail('heapPressure.snapshotOnce', 'needs heapSnapshot: { enabled: true }')
+  }
   const keys = resolveKeySet(check, raw.keys)
 
   return freezeConfig({
@@ -122,13 +143,7 @@ export function resolveConfig(options: unknown): ResolvedConfig {
     version: check.string('version', raw.version, process.env.npm_package_version ?? 'unknown'),
     sink: raw.sink === undefined ? new LocalDiskSink({ dir: './profiles' }) : checkSink(check, raw.sink),
     limits: {
-      maxDurationMs: check.integer(
-        'limits.maxDurationMs',
-        limits.maxDurationMs,
-        30_000,
-        1,
-        HARD_MAX_DURATION_MS,
-      ),
+      maxDurationMs,
       capturesPerHour: check.integer('limits.capturesPerHour', limits.capturesPerHour, 6, 1, 3600),
       cooldownMs: check.integer('limits.cooldownMs', limits.cooldownMs, 10_000, 0, 24 * 3_600_000),
       maxProfileBytes: check.integer(
@@ -183,6 +198,7 @@ export function resolveConfig(options: unknown): ResolvedConfig {
       replayCacheSize: check.integer('token.replayCacheSize', token.replayCacheSize, 10_000, 100, 1_000_000),
     },
     admin: resolveAdmin(check, raw.admin, keys.byKid.size > 0),
+    triggers,
   })
 }
 

@@ -16,6 +16,8 @@ import { startHeapSnapshotRecorder } from './recorders/heap-snapshot.js'
 import type { Recorder, Recording } from './recorders/recorder.js'
 import { installShutdownSignals } from './shutdown-signals.js'
 import { HeaderTrigger, type HeaderTriggerStatus } from './trigger/header-trigger.js'
+import { AutomaticTriggers, type RuleStatus } from './automatic/automatic-triggers.js'
+import { RouteLatencyTable, type RouteLatencyStats } from './latency/route-latency.js'
 import type {
   CaptureMeta,
   CaptureRequestInfo,
@@ -90,6 +92,12 @@ export interface TripwireStatus {
   counters: TripwireCounters
   /** The signed-header trigger: outcomes and refusals by reason. */
   trigger: HeaderTriggerStatus
+  /** The automatic triggers (SLO rules, event loop, heap): their state and what they last saw. */
+  rules: RuleStatus[]
+  /** Dry run: rules log and count what would fire, and capture nothing. */
+  dryRun: boolean
+  /** Per route template over the last minute: count and p50/p90/p99 in ms. */
+  routes: RouteLatencyStats[]
 }
 
 interface ActiveCapture {
@@ -105,6 +113,10 @@ interface ActiveCapture {
 }
 
 type EndStatus = 'completed' | 'aborted'
+
+/** The window of the per-route latency that status() shows. */
+const STATUS_WINDOW_MS = 60_000
+const LATENCY_SLICES = 6
 
 /** Which counter a failed start goes to. */
 const START_FAILURES: Partial<Record<ErrorCode, keyof RefusalCounters>> = {
@@ -122,6 +134,9 @@ export class TripwireController {
   /** The signed `x-trigger-profile` header, checked by every adapter before a request's handler. */
   readonly headerTrigger: HeaderTrigger
   private readonly budget: CaptureBudget
+  /** Per-route latency windows, one table per window length the SLO rules use (60 s for status always). */
+  private readonly latency = new Map<number, RouteLatencyTable>()
+  private readonly automatic: AutomaticTriggers
   private active: ActiveCapture | undefined
   /** Captures that have ended and are on their way into the sink, by id. */
   private readonly storing = new Map<string, Promise<CaptureMeta>>()
@@ -154,6 +169,14 @@ export class TripwireController {
     this.config = resolveConfig(options)
     this.budget = new CaptureBudget(this.config.limits.capturesPerHour, this.config.limits.cooldownMs)
     this.headerTrigger = new HeaderTrigger(this)
+    this.latencyTable(STATUS_WINDOW_MS)
+    this.automatic = new AutomaticTriggers(
+      this,
+      this.config.triggers,
+      (windowMs) => this.latencyTable(windowMs),
+      this.config.logger,
+    )
+    this.automatic.start()
     this.removeSignalHandlers = installShutdownSignals(
       this.config.shutdownSignals,
       () => this.close(),
@@ -255,6 +278,20 @@ export class TripwireController {
     }
   }
 
+  /**
+   * Records one request's latency under its route template (never the raw URL). Adapters call this once per
+   * response, passing the clock reading they already have; it costs two map lookups and a histogram increment
+   * per window length.
+   */
+  recordLatency(method: string, route: string | undefined, ms: number, nowMs = performance.now()): void {
+    for (const table of this.latency.values()) table.record(method, route, ms, nowMs)
+  }
+
+  /** One evaluation of the automatic triggers now, instead of on the next tick (tests, operators' scripts). */
+  evaluateTriggers(): Promise<void> {
+    return this.automatic.evaluate()
+  }
+
   /** Ends the running capture with this id early; it is stored like any other. */
   async stop(id: string): Promise<CaptureMeta> {
     assertCaptureId(id)
@@ -322,6 +359,9 @@ export class TripwireController {
       kinds: { cpu: true, heap: true, heapsnapshot: heapSnapshot.enabled },
       counters: structuredClone(this.counters),
       trigger: this.headerTrigger.status(),
+      rules: this.automatic.status(),
+      dryRun: this.config.triggers.dryRun,
+      routes: this.latencyTable(STATUS_WINDOW_MS).stats(),
     }
     const holder = currentLockHolder()
     if (holder !== undefined) status.lock = { ...holder }
@@ -343,6 +383,7 @@ export class TripwireController {
 
   private async shutdown(): Promise<void> {
     this.removeSignalHandlers()
+    this.automatic.stop()
     if (this.active !== undefined) void this.end(this.active, 'aborted')
     const deadline = performance.now() + this.config.closeTimeoutMs
     const stored = await settlesBefore(Promise.allSettled([...this.storing.values()]), deadline)
@@ -358,6 +399,19 @@ export class TripwireController {
         `${stored ? 'the sink was still closing' : 'a capture was still being stored'} after closeTimeoutMs (${this.config.closeTimeoutMs} ms)`,
       )
     }
+  }
+
+  private latencyTable(windowMs: number): RouteLatencyTable {
+    let table = this.latency.get(windowMs)
+    if (table === undefined) {
+      // six slices: a value leaves the window 50–60 s after it was recorded, at ~24 KB per tracked route
+      table = new RouteLatencyTable({
+        maxRoutes: this.config.triggers.maxTrackedRoutes,
+        window: { windowMs, subWindows: LATENCY_SLICES },
+      })
+      this.latency.set(windowMs, table)
+    }
+    return table
   }
 
   private startRecorder(request: NormalizedCaptureRequest): Promise<Recorder> {

@@ -24,6 +24,13 @@ export type {
 } from './trigger/header-trigger.js'
 export { SCOPE_FOR_ACTION } from './admin/admin-auth.js'
 export { mintToken } from './auth/token-minter.js'
+export { LogHistogram } from './latency/log-histogram.js'
+export type { LatencyQuantiles, LogHistogramOptions } from './latency/log-histogram.js'
+export { SlidingLatencyWindow } from './latency/sliding-window.js'
+export type { SlidingLatencyWindowOptions } from './latency/sliding-window.js'
+export { OTHER_ROUTES, RouteLatencyTable, UNMATCHED_ROUTE } from './latency/route-latency.js'
+export type { RouteLatencyStats, RouteLatencyTableOptions } from './latency/route-latency.js'
+export type { RuleState, RuleStatus } from './automatic/automatic-triggers.js'
 export type { MintTokenOptions } from './auth/token-minter.js'
 export { algorithmsForKey, ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS } from './auth/key-set.js'
 export type { JwtAlgorithm, KeyOption, PublicKeyOption, SecretKeyOption } from './auth/key-set.js'
@@ -59,6 +66,12 @@ export type {
   CaptureTrigger,
   AdminAction,
   AdminOptions,
+  AutomaticTriggerOptions,
+  EventLoopTriggerOptions,
+  FireCapOptions,
+  HeapPressureTriggerOptions,
+  SloRuleOptions,
+  TriggerCaptureOptions,
   CpuOptions,
   HeapOptions,
   HeapSnapshotOptions,

@@ -41,9 +41,24 @@ export function createTripwireHttp(options: TripwireOptions | TripwireController
           (): RequestDisposition => 'handled',
         )
       }
+      const started = performance.now()
+      // one listener per request: the latency that status() and the SLO rules are built from
+      res.once('finish', () => {
+        const now = performance.now()
+        controller.recordLatency(req.method ?? 'GET', safeRoute(routeOf), now - started, now)
+      })
       const pending = trigger.beforeRequest(req, res, routeOf)
       return pending === undefined ? 'next' : pending.then((): RequestDisposition => 'next')
     },
+  }
+}
+
+/** A router that throws while naming its route must not break the response it is reporting on. */
+function safeRoute(routeOf: RouteResolver): string | undefined {
+  try {
+    return routeOf()
+  } catch {
+    return undefined
   }
 }
 

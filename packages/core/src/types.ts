@@ -270,6 +270,76 @@ export interface AdminOptions {
   bodyLimitBytes?: number
 }
 
+/** What an automatic trigger captures when it fires. */
+export interface TriggerCaptureOptions {
+  /** @default 'cpu' ('heap' for heapPressure) */
+  kind?: 'cpu' | 'heap'
+  /** @default 10000 (at most limits.maxDurationMs) */
+  durationMs?: number
+}
+
+/** At most `count` fires within any `perMs` (dotnet-monitor's ActionCount over a sliding window). */
+export interface FireCapOptions {
+  /** @default 3 */
+  count?: number
+  /** @default 3600000 */
+  perMs?: number
+}
+
+/** A latency SLO: capture when a route's quantile over a window breaks its threshold. */
+export interface SloRuleOptions {
+  /** @default `${quantile label} ${route}`, e.g. "p99 GET /users/:id" */
+  name?: string
+  /** "GET /users/:id" (a route template), or a pattern with `*`: "GET /api/*", "*". */
+  route: string
+  /** Route patterns left out of a `*` rule, e.g. ["GET /health"]. */
+  exclude?: string[]
+  /** 0.5 … 0.999. @default 0.99 */
+  quantile?: number
+  /** The latency, in ms, above which the quantile is a breach. */
+  thresholdMs: number
+  /** The sliding window the quantile covers. @default 60000 */
+  windowMs?: number
+  /** No verdict on fewer requests than this in the window. @default 100 */
+  minSamples?: number
+  capture?: TriggerCaptureOptions
+  /** After a fire, no re-fire (even while the breach goes on) until this has passed. @default 300000 */
+  cooldownMs?: number
+  maxCaptures?: FireCapOptions
+}
+
+export interface EventLoopTriggerOptions {
+  /** The p99 event-loop delay, in ms, above which a window is a breach. */
+  thresholdMs: number
+  /** @default 10000 */
+  windowMs?: number
+  capture?: TriggerCaptureOptions
+  /** @default 300000 */
+  cooldownMs?: number
+  maxCaptures?: FireCapOptions
+}
+
+export interface HeapPressureTriggerOptions {
+  /** Heap used as a fraction of V8's heap limit above which to capture. @default 0.85 */
+  usedFraction?: number
+  /** @default { kind: 'heap', durationMs: 10000 } */
+  capture?: TriggerCaptureOptions
+  /** The first fire takes one (guarded) heap snapshot instead; needs heapSnapshot.enabled. @default false */
+  snapshotOnce?: boolean
+  /** @default 600000 */
+  cooldownMs?: number
+  maxCaptures?: FireCapOptions
+}
+
+export interface AutomaticTriggerOptions {
+  /** Log and count what would fire, capture nothing: for tuning thresholds safely. @default false */
+  dryRun?: boolean
+  /** How often the rules are evaluated, in ms. @default 1000 */
+  evaluateEveryMs?: number
+  /** Distinct route templates tracked; the rest are pooled as "other". @default 100 */
+  maxTrackedRoutes?: number
+}
+
 /** Options of `createTripwire()`. Every field but `service` has a default. */
 export interface TripwireOptions {
   /** The service name: stored in metadata (and, with the header trigger, the token's audience). */
@@ -318,6 +388,13 @@ export interface TripwireOptions {
    * The admin API; `false` = not mounted. Mounted by default when keys or `admin.authorize` are given.
    */
   admin?: AdminOptions | false
+  /** Latency SLO rules, evaluated per route template. */
+  slo?: SloRuleOptions[]
+  /** Capture when the event loop's p99 delay breaks a threshold. */
+  eventLoop?: EventLoopTriggerOptions
+  /** Capture when the heap nears V8's limit. */
+  heapPressure?: HeapPressureTriggerOptions
+  triggers?: AutomaticTriggerOptions
 }
 
 /** What a caller asks of the controller when starting a capture. */

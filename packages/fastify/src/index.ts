@@ -44,6 +44,13 @@ const plugin: FastifyPluginAsync<TripwirePluginOptions> = async (fastify, option
     void pending.then(() => done())
   })
 
+  fastify.addHook('onResponse', (request, reply, done) => {
+    if (request.routeOptions.config.tripwire !== false) {
+      controller.recordLatency(request.method, request.routeOptions.url, reply.elapsedTime)
+    }
+    done()
+  })
+
   // fastify.close() stores a running capture, unless the controller belongs to someone else
   if (owned) fastify.addHook('onClose', () => controller.close())
 }

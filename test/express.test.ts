@@ -13,6 +13,7 @@ import express4 from 'express4'
 import { tripwire } from '@tripwire/express'
 import type { CreateApp } from './conformance/app-contract.js'
 import { headersResponse, slowResponse, workResponse, writeStream } from './conformance/app-contract.js'
+import { servedOnLoopback } from './conformance/serve.js'
 import { defineConformanceSuite } from './conformance/suite.js'
 import { adminToken, HMAC_KID, SECRET, SERVICE } from './conformance/tokens.js'
 
@@ -31,19 +32,7 @@ function expressApp(express: ExpressFactory): CreateApp {
     const api = express.Router()
     api.get('/items/:id', (req, res) => void res.json({ id: req.params.id }))
     app.use('/api', api)
-    const server = app.listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    const { port } = server.address() as AddressInfo
-    return {
-      url: `http://127.0.0.1:${port}`,
-      controller: middleware.tripwire,
-      close: () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve())
-          // a failed test may leave a keep-alive connection open: never let it hold the suite
-          server.closeAllConnections()
-        }),
-    }
+    return servedOnLoopback(app.listen(0, '127.0.0.1'), middleware.tripwire)
   }
 }
 

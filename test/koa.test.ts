@@ -13,6 +13,7 @@ import { LocalDiskSink } from '@tripwire/core'
 import { tripwire } from '@tripwire/koa'
 import type { CreateApp } from './conformance/app-contract.js'
 import { headersResponse, slowResponse, workResponse, writeStream } from './conformance/app-contract.js'
+import { servedOnLoopback } from './conformance/serve.js'
 import { defineConformanceSuite } from './conformance/suite.js'
 import { HMAC_KID, SECRET, SERVICE, triggerToken } from './conformance/tokens.js'
 
@@ -46,19 +47,7 @@ function koaApp(Koa: KoaConstructor): CreateApp {
     })
     router.use('/api', api.routes())
     app.use(router.routes())
-    const server = app.listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    const { port } = server.address() as AddressInfo
-    return {
-      url: `http://127.0.0.1:${port}`,
-      controller: middleware.tripwire,
-      close: () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve())
-          // a failed test may leave a keep-alive connection open: never let it hold the suite
-          server.closeAllConnections()
-        }),
-    }
+    return servedOnLoopback(app.listen(0, '127.0.0.1'), middleware.tripwire)
   }
 }
 

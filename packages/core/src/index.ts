@@ -24,6 +24,7 @@ export type {
 } from './trigger/header-trigger.js'
 export { SCOPE_FOR_ACTION } from './admin/admin-auth.js'
 export { mintToken } from './auth/token-minter.js'
+export { didYouMean } from './did-you-mean.js'
 export { LogHistogram } from './latency/log-histogram.js'
 export type { LatencyQuantiles, LogHistogramOptions } from './latency/log-histogram.js'
 export { SlidingLatencyWindow } from './latency/sliding-window.js'

@@ -1,9 +1,7 @@
-import { once } from 'node:events'
-import type { AddressInfo } from 'node:net'
 import Router from '@koa/router'
 import Koa from 'koa'
 import { tripwire } from '@tripwire/koa'
-import { checkout, type StartShop } from './shop.js'
+import { checkout, shopOnLoopback, type StartShop } from './shop.js'
 
 export const startKoaShop: StartShop = async (options) => {
   const app = new Koa()
@@ -14,11 +12,5 @@ export const startKoaShop: StartShop = async (options) => {
     ctx.body = checkout()
   })
   app.use(router.routes())
-  const server = app.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    controller: middleware.tripwire,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  }
+  return shopOnLoopback(app.listen(0, '127.0.0.1'), middleware.tripwire)
 }

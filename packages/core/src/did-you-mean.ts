@@ -20,11 +20,12 @@ export function didYouMean(input: string, known: readonly string[]): string | un
   let bestDistance = Infinity
   for (const candidate of known) {
     const distance = editDistance(input, candidate)
-    if (distance < bestDistance) {
+    // a third of the longer name: `treshold` is 3 edits from `thresholdMs`, and still plainly meant it
+    const tolerance = Math.max(2, Math.floor(Math.max(input.length, candidate.length) / 3))
+    if (distance <= tolerance && distance < bestDistance) {
       best = candidate
       bestDistance = distance
     }
   }
-  const tolerance = Math.max(2, Math.floor(input.length / 3))
-  return bestDistance <= tolerance ? best : undefined
+  return best
 }

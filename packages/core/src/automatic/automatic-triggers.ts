@@ -1,6 +1,7 @@
 import type { TripwireController } from '../controller.js'
 import { ErrorCodes, isTripwireError } from '../errors.js'
 import type { RouteLatencyTable } from '../latency/route-latency.js'
+import { currentLockHolder } from '../process-lock.js'
 import type { Logger } from '../types.js'
 import { EventLoopRule } from './event-loop-rule.js'
 import type { GateState } from './fire-gate.js'
@@ -55,7 +56,8 @@ interface RuleRecord {
 export class AutomaticTriggers {
   private readonly records: RuleRecord[]
   private timer: NodeJS.Timeout | undefined
-  private evaluating = false
+  /** The evaluation under way, if any: the next one chains onto it. */
+  private inFlight: Promise<void> = Promise.resolve()
 
   constructor(
     private readonly controller: TripwireController,
@@ -85,7 +87,13 @@ export class AutomaticTriggers {
 
   start(): void {
     if (this.records.length === 0 || this.timer !== undefined) return
-    this.timer = setInterval(() => void this.evaluate(), this.triggers.evaluateEveryMs)
+    let ticking = false
+    this.timer = setInterval(() => {
+      // a slow evaluation (a capture starting) makes the next tick wait its turn rather than pile up
+      if (ticking) return
+      ticking = true
+      void this.evaluate().finally(() => (ticking = false))
+    }, this.triggers.evaluateEveryMs)
     // the triggers watch a process that lives for other reasons; they never keep it alive
     this.timer.unref()
   }
@@ -96,17 +104,22 @@ export class AutomaticTriggers {
     for (const { rule } of this.records) rule.dispose?.()
   }
 
-  /** One evaluation tick; public so tests can drive it. Never rejects. */
-  async evaluate(): Promise<void> {
-    if (this.evaluating) return
-    this.evaluating = true
-    try {
-      for (const record of this.records) await this.evaluateRule(record)
-    } catch (error) {
-      this.logger.error('tripwire: evaluating automatic triggers failed', { error: String(error) })
-    } finally {
-      this.evaluating = false
-    }
+  /**
+   * One evaluation of every rule; public so tests and scripts can drive it. Evaluations never overlap: one
+   * asked for while another runs waits for it, then runs. Never rejects.
+   */
+  evaluate(): Promise<void> {
+    const previous = this.inFlight
+    const next = (async () => {
+      await previous
+      try {
+        for (const record of this.records) await this.evaluateRule(record)
+      } catch (error) {
+        this.logger.error('tripwire: evaluating automatic triggers failed', { error: String(error) })
+      }
+    })()
+    this.inFlight = next
+    return next
   }
 
   status(): RuleStatus[] {
@@ -138,10 +151,11 @@ export class AutomaticTriggers {
     const { breach, observed } = record.rule.observe(now)
     record.observed = observed
     record.breaching = breach !== undefined
-    if (breach === undefined || now < record.holdUntil || record.rule.gate.state(now) !== 'armed') return
+    if (breach === undefined || this.held(record, now) || record.rule.gate.state(now) !== 'armed') return
 
     if (this.triggers.dryRun) {
       record.rule.gate.record(now)
+      record.rule.fired?.()
       record.lastFiredAt = now
       record.wouldHaveFired++
       this.logger.info('tripwire: an automatic trigger would fire (dry run)', {
@@ -151,6 +165,20 @@ export class AutomaticTriggers {
       return
     }
     await this.fire(record, breach, now)
+  }
+
+  /**
+   * Whether a refusal's retryAfterMs still holds the rule back. A busy refusal learns its retryAfterMs from the
+   * lock's `endsBy`, which for a manual or request capture is only its cap: once no capture holds the lock, the
+   * hold is over, however early the capture was stopped.
+   */
+  private held(record: RuleRecord, now: number): boolean {
+    if (now >= record.holdUntil) return false
+    if (record.lastRefusal?.code === ErrorCodes.BUSY && currentLockHolder() === undefined) {
+      record.holdUntil = 0
+      return false
+    }
+    return true
   }
 
   private async fire(record: RuleRecord, breach: Breach, now: number): Promise<void> {
@@ -168,6 +196,11 @@ export class AutomaticTriggers {
       // busy or over budget: try again when told; anything else: the rule's own cooldown applies
       if (isTripwireError(error) && error.retryAfterMs !== undefined) {
         record.holdUntil = now + error.retryAfterMs
+        return
+      }
+      // busy with a capture that has no planned end (a heap snapshot): wait until the lock is free
+      if (code === ErrorCodes.BUSY) {
+        record.holdUntil = Number.POSITIVE_INFINITY
         return
       }
       record.rule.gate.record(now)

@@ -98,6 +98,8 @@ export interface TripwireStatus {
   dryRun: boolean
   /** Per route template over the last minute: count and p50/p90/p99 in ms. */
   routes: RouteLatencyStats[]
+  /** What the sink reports of itself, when it can (uploads pending, last error). */
+  sink?: object
 }
 
 interface ActiveCapture {
@@ -363,6 +365,8 @@ export class TripwireController {
       dryRun: this.config.triggers.dryRun,
       routes: this.latencyTable(STATUS_WINDOW_MS).stats(),
     }
+    const sinkStatus = this.sinkStatus()
+    if (sinkStatus !== undefined) status.sink = sinkStatus
     const holder = currentLockHolder()
     if (holder !== undefined) status.lock = { ...holder }
     if (this.active !== undefined) {
@@ -398,6 +402,15 @@ export class TripwireController {
         ErrorCodes.CLOSE_TIMEOUT,
         `${stored ? 'the sink was still closing' : 'a capture was still being stored'} after closeTimeoutMs (${this.config.closeTimeoutMs} ms)`,
       )
+    }
+  }
+
+  /** A sink that fails to describe itself must not break status. */
+  private sinkStatus(): object | undefined {
+    try {
+      return this.config.sink.status?.()
+    } catch (error) {
+      return { error: String(error) }
     }
   }
 

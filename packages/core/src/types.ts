@@ -128,6 +128,13 @@ export interface Sink {
   delete(id: string): Promise<boolean>
   /** Optional: release resources (timers, handles). Called by the controller's `close()`. */
   close?(): Promise<void>
+  /**
+   * Optional: a short-lived URL the body can be downloaded from directly (an S3 presigned URL). When it
+   * returns one, the admin API answers downloads with a 302 to it instead of streaming the body itself.
+   */
+  downloadUrl?(id: string): Promise<string | undefined>
+  /** Optional: the sink's own state for `status()` (uploads pending, last error, …). */
+  status?(): object
 }
 
 /** Where Tripwire writes what it does. Every method must be cheap and must not throw. */

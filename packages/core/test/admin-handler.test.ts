@@ -848,3 +848,36 @@ describe('listing', () => {
     await waitStored(h, running.id)
   })
 })
+
+describe('sinks that hand out direct download URLs', () => {
+  test('the profile route answers 302 to the URL the sink gives, and streams when it gives none', async () => {
+    const dir = await mkdtemp(join(root, 'direct-'))
+    const disk = new LocalDiskSink({ dir })
+    let direct: string | undefined = 'https://bucket.example.invalid/profile?X-Amz-Signature=abc'
+    const sink: Sink = {
+      put: (meta, body) => disk.put(meta, body),
+      get: (id) => disk.get(id),
+      list: (query) => disk.list(query),
+      delete: (id) => disk.delete(id),
+      downloadUrl: async () => direct,
+      status: () => ({ pending: 0 }),
+    }
+    const h = await serve({ sink })
+    try {
+      const meta = await startCapture(h, { durationMs: 30 })
+      await waitStored(h, meta.id)
+      const redirected = await call(h, `/_tripwire/captures/${meta.id}/profile`)
+      assert.equal(redirected.status, 302)
+      assert.equal(redirected.headers.get('location'), direct)
+      assert.equal(redirected.headers.get('cache-control'), 'no-store')
+      direct = undefined
+      const streamed = await call(h, `/_tripwire/captures/${meta.id}/profile`)
+      assert.equal(streamed.status, 200)
+      assert.equal((await streamed.arrayBuffer()).byteLength, (await waitStored(h, meta.id)).bytes)
+      const status = await json<{ sink?: unknown }>(await call(h, '/_tripwire/status'))
+      assert.deepEqual(status.sink, { pending: 0 })
+    } finally {
+      await h.close()
+    }
+  })
+})

@@ -292,6 +292,14 @@ class AdminApi {
           'and speedscope)',
       )
     }
+    // a sink that can hand out a direct, short-lived URL (S3 presigned) spares this process the bytes
+    const direct = await this.controller.config.sink.downloadUrl?.(id)
+    if (direct !== undefined) {
+      body.destroy()
+      res.writeHead(302, { location: direct, 'cache-control': 'no-store' })
+      res.end()
+      return
+    }
     // names and types come from the id, not from stored metadata that a shared store could have altered
     try {
       res.writeHead(200, {

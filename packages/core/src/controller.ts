@@ -316,6 +316,11 @@ export class TripwireController {
   async find(id: string): Promise<CaptureMeta | undefined> {
     assertCaptureId(id)
     if (this.active?.meta.id === id) return structuredClone(this.active.meta)
+    const { sink } = this.config
+    if (sink.getMeta !== undefined) {
+      await this.storing.get(id)
+      return sink.getMeta(id)
+    }
     const stored = await this.get(id)
     stored?.body.destroy()
     return stored?.meta

@@ -41,6 +41,13 @@ export const ErrorCodes = {
   SINK_PERMISSION: 'ERR_TRIPWIRE_SINK_PERMISSION',
   /** Any other sink input/output failure. */
   SINK_IO: 'ERR_TRIPWIRE_SINK_IO',
+  /**
+   * The sink's remote store cannot be used: its endpoint is unreachable or failing, or the bucket does not
+   * exist. Captures wait in the local spool meanwhile.
+   */
+  SINK_UNAVAILABLE: 'ERR_TRIPWIRE_SINK_UNAVAILABLE',
+  /** The sink's local spool was full: its oldest capture was dropped before it could be uploaded. */
+  SINK_SPOOL_FULL: 'ERR_TRIPWIRE_SINK_SPOOL_FULL',
   /** Admin API: no credentials, or credentials that do not verify (HTTP 401). */
   UNAUTHORIZED: 'ERR_TRIPWIRE_UNAUTHORIZED',
   /** Admin API: valid credentials without the needed scope, or refused by `authorize` (HTTP 403). */

@@ -123,6 +123,8 @@ export interface Sink {
   /** Atomic: afterwards the capture is whole or absent, never half written. */
   put(meta: CaptureMeta, body: Readable | Buffer): Promise<void>
   get(id: string): Promise<StoredCapture | undefined>
+  /** Optional: the metadata alone, without opening the body (listing a capture, checking its state). */
+  getMeta?(id: string): Promise<CaptureMeta | undefined>
   list(query: SinkListQuery): Promise<SinkListPage>
   /** true when something was removed. */
   delete(id: string): Promise<boolean>

@@ -611,6 +611,17 @@ describe('LocalDiskSink', () => {
     })
   })
 
+  describe('getMeta', () => {
+    it('reads the metadata without opening the body, and refuses bad ids', async () => {
+      const sink = new LocalDiskSink({ dir })
+      const meta = makeMeta('cpu', 1)
+      await sink.put(meta, Buffer.from('{}'))
+      assert.deepEqual(await sink.getMeta(meta.id), meta)
+      assert.equal(await sink.getMeta(makeMeta('heap', 2).id), undefined)
+      await assert.rejects(sink.getMeta('../x'), isCode(ErrorCodes.INVALID_ID))
+    })
+  })
+
   describe('delete', () => {
     it('removes both files, then answers false; get answers undefined', async () => {
       const sink = new LocalDiskSink({ dir })

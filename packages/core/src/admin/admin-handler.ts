@@ -277,10 +277,9 @@ class AdminApi {
     if (this.running(id) !== undefined) {
       throw new TripwireError(ErrorCodes.CAPTURE_STATE, `capture ${id} is still running; stop it or wait`)
     }
-    const stored = await this.controller.get(id)
-    if (stored === undefined) throw notFound(id)
-    const { meta, body } = stored
-    if (meta.status === 'failed' || format === 'pprof') body.destroy()
+    // the metadata decides first: a body is opened only when it will be streamed
+    const meta = await this.controller.find(id)
+    if (meta === undefined) throw notFound(id)
     if (meta.status === 'failed') {
       const cause = meta.error === undefined ? '' : ` (${meta.error.code}: ${meta.error.message})`
       throw new TripwireError(ErrorCodes.CAPTURE_STATE, `capture ${id} failed and has no profile${cause}`)
@@ -295,11 +294,13 @@ class AdminApi {
     // a sink that can hand out a direct, short-lived URL (S3 presigned) spares this process the bytes
     const direct = await this.controller.config.sink.downloadUrl?.(id)
     if (direct !== undefined) {
-      body.destroy()
       res.writeHead(302, { location: direct, 'cache-control': 'no-store' })
       res.end()
       return
     }
+    const stored = await this.controller.get(id)
+    if (stored === undefined) throw notFound(id)
+    const { body } = stored
     // names and types come from the id, not from stored metadata that a shared store could have altered
     try {
       res.writeHead(200, {

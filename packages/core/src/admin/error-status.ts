@@ -20,7 +20,9 @@ const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = Object.free
   [ErrorCodes.INSPECTOR_UNAVAILABLE]: 503,
   [ErrorCodes.INSUFFICIENT_MEMORY]: 503,
   [ErrorCodes.CLOSED]: 503,
+  [ErrorCodes.SINK_UNAVAILABLE]: 503,
   [ErrorCodes.SINK_DISK_FULL]: 507,
+  [ErrorCodes.SINK_SPOOL_FULL]: 507,
 })
 
 /** The HTTP status an error code is answered with; codes that mean "our fault" (sink I/O, bugs) are 500. */

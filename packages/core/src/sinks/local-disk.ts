@@ -160,6 +160,13 @@ export class LocalDiskSink implements Sink {
     await this.#housekeep()
   }
 
+  /** The metadata alone. Throws INVALID_ID for a malformed id. */
+  async getMeta(id: string): Promise<CaptureMeta | undefined> {
+    assertCaptureId(id)
+    await this.#ready()
+    return this.#readMeta(id)
+  }
+
   /** Throws INVALID_ID for a malformed id. The caller must consume or destroy the returned body. */
   async get(id: string): Promise<StoredCapture | undefined> {
     assertCaptureId(id)

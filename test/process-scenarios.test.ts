@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto'
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises'
 import { get } from 'node:http'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { after, afterEach, before, describe, it } from 'node:test'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { CaptureMeta, CpuProfile } from '@tripwire/core'
@@ -195,11 +195,9 @@ describe('process-global scenarios (child processes)', () => {
           dependencies?: Record<string, string>
         }
         for (const dependency of Object.keys(manifest.dependencies ?? {})) {
-          await symlink(
-            join(ROOT, 'node_modules', dependency),
-            join(tmp, name, 'node_modules', dependency),
-            'dir',
-          )
+          const link = join(tmp, name, 'node_modules', dependency)
+          await mkdir(dirname(link), { recursive: true }) // scoped packages live one folder deeper
+          await symlink(join(ROOT, 'node_modules', dependency), link, 'dir')
         }
         return pathToFileURL(join(target, 'dist', 'index.js')).href
       }),

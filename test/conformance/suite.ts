@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { gunzipSync } from 'node:zlib'
+import { Profile } from 'pprof-format'
 import {
   CAPTURE_ID_PATTERN,
   LocalDiskSink,
@@ -362,7 +364,15 @@ export function defineConformanceSuite(adapterName: string, createApp: CreateApp
           `${PREFIX}/captures/${created.id}/profile?format=pprof`,
           bearer('profiles:read'),
         )
-        assert.equal(pprof.status, 406)
+        assert.equal(pprof.status, 200, pprof.text.slice(0, 200))
+        assert.equal(pprof.headers['content-type'], 'application/octet-stream')
+        assert.equal(pprof.headers['content-disposition'], `attachment; filename="${created.id}.pb.gz"`)
+        const decoded = Profile.decode(gunzipSync(pprof.body))
+        const names = decoded.function.map((fn) => decoded.stringTable.strings[Number(fn.name)])
+        assert.ok(
+          names.some((name) => name !== undefined && HOT_FUNCTIONS.has(name)),
+          'the pprof names the hot path',
+        )
 
         const list = await get(app.url, `${PREFIX}/captures?limit=100&trigger=admin`, bearer('profiles:read'))
         assert.equal(list.status, 200)
@@ -373,7 +383,8 @@ export function defineConformanceSuite(adapterName: string, createApp: CreateApp
           `${PREFIX}/captures/${created.id}/flamegraph`,
           bearer('profiles:read'),
         )
-        assert.equal(flamegraph.status, 501)
+        assert.equal(flamegraph.status, 200)
+        assert.match(flamegraph.headers['content-type'] as string, /^text\/html/)
 
         const deleted = await send(app.url, 'DELETE', `${PREFIX}/captures/${created.id}`, {
           headers: bearer('profiles:write'),
@@ -534,6 +545,7 @@ export function defineConformanceSuite(adapterName: string, createApp: CreateApp
         await controller.evaluateTriggers()
         await until(() => controller.current() === undefined, 'the capture to end')
       }
+      await until(() => controller.status().storing === 0, 'the captures to reach the sink')
       assert.equal((await sloCaptures('capped')).length, 2)
       assert.equal(rule('capped').state, 'exhausted')
       assert.equal(rule('capped').capturesLeft, 0)

@@ -14,6 +14,13 @@ export interface FlagSpec {
   help: string
 }
 
+/** A positional argument (`<url>`): named in usage, help and the error for a missing one. */
+export interface OperandSpec {
+  /** The placeholder, as usage shows it: `URL`, `ADMIN_URL`. */
+  name: string
+  help: string
+}
+
 export interface FlagSection {
   title: string
   /** A sentence printed under the title. */
@@ -27,6 +34,8 @@ export interface ParsedFlags {
   boolean(name: string): boolean
   /** Whether the flag appeared at all. */
   has(name: string): boolean
+  /** The positional arguments, one per `OperandSpec`, in order. */
+  readonly operands: readonly string[]
 }
 
 type FlagOptions = NonNullable<ParseArgsConfig['options']>
@@ -40,13 +49,15 @@ export function wantsHelp(argv: readonly string[]): boolean {
 }
 
 /**
- * Parses strictly: an unknown flag, a missing value, a value given to a switch, a positional argument or a
- * repeated flag is a usage error naming the flag. `hints` adds a reason for flags that are absent on purpose.
+ * Parses strictly: an unknown flag, a missing value, a value given to a switch, a repeated flag, or more or
+ * fewer positional arguments than `operands` names is a usage error naming the flag or the argument. `hints`
+ * adds a reason for flags that are absent on purpose.
  */
 export function parseFlags(
   argv: readonly string[],
   specs: readonly FlagSpec[],
   hints: Readonly<Record<string, string>> = {},
+  operands: readonly OperandSpec[] = [],
 ): ParsedFlags {
   const options: FlagOptions = Object.fromEntries(
     specs.map((spec) => [
@@ -57,7 +68,7 @@ export function parseFlags(
       },
     ]),
   )
-  const parsed = parseStrictly(argv, options, specs, hints)
+  const parsed = parseStrictly(argv, options, specs, hints, operands.length > 0)
   const seen = new Set<string>()
   for (const token of parsed.tokens) {
     if (token.kind !== 'option') continue
@@ -65,8 +76,10 @@ export function parseFlags(
     if (seen.has(token.name)) throw usageError(`--${token.name} is given more than once`)
     seen.add(token.name)
   }
+  checkOperands(parsed.positionals, operands)
   const values = parsed.values as Record<string, string | boolean | undefined>
   return {
+    operands: parsed.positionals,
     string: (name) => {
       const value = values[name]
       return typeof value === 'string' ? value : undefined
@@ -81,11 +94,25 @@ function parseStrictly(
   options: FlagOptions,
   specs: readonly FlagSpec[],
   hints: Readonly<Record<string, string>>,
+  allowPositionals: boolean,
 ) {
   try {
-    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false, tokens: true })
+    return parseArgs({ args: [...argv], options, strict: true, allowPositionals, tokens: true })
   } catch (error) {
     throw translate(error, specs, hints)
+  }
+}
+
+/** Exactly one argument per operand; an extra one is not echoed, as it may be a secret typed in the wrong place. */
+function checkOperands(given: readonly string[], operands: readonly OperandSpec[]): void {
+  if (operands.length === 0) return
+  const missing = operands[given.length]
+  if (missing !== undefined) throw usageError(`missing ${missing.name}: ${missing.help}; see --help`)
+  if (given.length > operands.length) {
+    throw usageError(
+      `too many arguments: this command takes ${operands.map((operand) => operand.name).join(' ')}; ` +
+        'flags go with a dash (see --help)',
+    )
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from './command.js'
-import { helpFlag, type FlagSection, type FlagSpec } from './flags.js'
+import { helpFlag, type FlagSection, type FlagSpec, type OperandSpec } from './flags.js'
 
 const WIDTH = 100
 const LABEL_WIDTH = 22
@@ -9,6 +9,7 @@ export function commandHelp(command: Command): string {
   return [
     `Usage:\n${command.usage.map((line) => `  tripwire ${line}`).join('\n')}`,
     wrap(command.description, 0),
+    ...renderOperands(command.operands, 'Arguments'),
     ...command.sections.map(renderSection),
     renderSection({ title: 'Other', flags: [helpFlag] }),
     renderExamples(command, 'Examples'),
@@ -27,12 +28,14 @@ export function mainHelp(commands: readonly Command[], version: string): string 
       flags: [helpFlag, { name: 'version', default: 'off', help: 'print the version and exit' }],
     }),
     ...commands.flatMap((command) => [
+      ...renderOperands(command.operands, `tripwire ${command.name}: Arguments`),
       ...command.sections.map((section) =>
         renderSection({ ...section, title: `tripwire ${command.name}: ${section.title}` }),
       ),
       renderExamples(command, `Examples (tripwire ${command.name})`),
     ]),
-    'Exit status: 0 success, 1 runtime error (unreadable file, unusable key), 2 usage error.',
+    'Exit status: 0 success, 1 runtime error (an unreadable file, an unusable key, a service that refuses or ' +
+      'cannot be reached), 2 usage error.',
   ].join('\n\n')
 }
 
@@ -43,12 +46,22 @@ function renderSection(section: FlagSection): string {
   return lines.join('\n')
 }
 
+/** No block at all for a command of flags only. */
+function renderOperands(operands: readonly OperandSpec[] | undefined, title: string): string[] {
+  if (operands === undefined || operands.length === 0) return []
+  return [`${title}:\n${operands.map((operand) => labelled(operand.name, operand.help)).join('\n')}`]
+}
+
 function renderFlag(flag: FlagSpec): string {
   const label = `${flag.short === undefined ? '' : `-${flag.short}, `}--${flag.name}${
     flag.value === undefined ? '' : ` ${flag.value}`
   }`
   const tail = flag.default === 'required' ? ' (required)' : ` (default: ${flag.default})`
-  const text = wrap(`${flag.help}${tail}`, LABEL_WIDTH + 2)
+  return labelled(label, `${flag.help}${tail}`)
+}
+
+function labelled(label: string, help: string): string {
+  const text = wrap(help, LABEL_WIDTH + 2)
   const padded = `  ${label}`
   // a label too long for its column gets a line of its own rather than pushing the text out of line
   return padded.length < LABEL_WIDTH + 2

@@ -11,6 +11,9 @@ const io: CommandIo = {
   env: process.env,
   out: (text) => void process.stdout.write(text),
   warn: (message) => void process.stderr.write(`tripwire: warning: ${message}\n`),
+  note: (text) => void process.stderr.write(text),
+  interactive: process.stderr.isTTY === true,
+  columns: process.stderr.isTTY === true ? process.stderr.columns : undefined,
 }
 
 /** Dispatches `tripwire <command> …`; resolves to the exit code. */

@@ -1,4 +1,5 @@
-import { accessSync, constants as fsConstants } from 'node:fs'
+import { accessSync, constants as fsConstants, realpathSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { constants as osConstants, tmpdir } from 'node:os'
 import type { IncomingMessage } from 'node:http'
 import { resolveKeySet, type KeySet } from './auth/key-set.js'
@@ -52,6 +53,7 @@ export interface ResolvedConfig {
   /** `false` when the admin API is not mounted. */
   readonly admin: ResolvedAdminConfig | false
   readonly triggers: ResolvedTriggers
+  readonly sourceMaps: Readonly<{ enabled: boolean; roots: readonly string[] }>
 }
 
 export interface ResolvedAdminConfig {
@@ -82,6 +84,7 @@ const TOP_LEVEL_KEYS = [
   'eventLoop',
   'heapPressure',
   'triggers',
+  'sourceMaps',
 ] as const satisfies readonly (keyof TripwireOptions)[]
 
 /**
@@ -199,7 +202,28 @@ export function resolveConfig(options: unknown): ResolvedConfig {
     },
     admin: resolveAdmin(check, raw.admin, keys.byKid.size > 0),
     triggers,
+    sourceMaps: resolveSourceMaps(check, raw.sourceMaps),
   })
+}
+
+function resolveSourceMaps(check: OptionChecker, value: unknown): { enabled: boolean; roots: string[] } {
+  const raw = check.object('sourceMaps', value, ['enabled', 'roots'])
+  if (raw.roots !== undefined && (!Array.isArray(raw.roots) || raw.roots.length === 0)) {
+    check.fail('sourceMaps.roots', 'must be a non-empty array of directories')
+  }
+  const roots = ((raw.roots as unknown[] | undefined) ?? [process.cwd()]).map((root, index) =>
+    // Node reports scripts by their real path: a root given through a symlink must match that too
+    realRoot(check.string(`sourceMaps.roots[${index}]`, root)),
+  )
+  return { enabled: check.boolean('sourceMaps.enabled', raw.enabled, true), roots }
+}
+
+function realRoot(root: string): string {
+  try {
+    return realpathSync(resolve(root))
+  } catch {
+    return resolve(root)
+  }
 }
 
 function checkConfigLabels(check: OptionChecker, value: unknown): Record<string, string> {

@@ -15,6 +15,8 @@ import { startHeapRecorder } from './recorders/heap.js'
 import { startHeapSnapshotRecorder } from './recorders/heap-snapshot.js'
 import type { Recorder, Recording } from './recorders/recorder.js'
 import { installShutdownSignals } from './shutdown-signals.js'
+import { mapRecording } from './source-maps/map-recording.js'
+import { SourceMapCache } from './source-maps/source-map-cache.js'
 import { HeaderTrigger, type HeaderTriggerStatus } from './trigger/header-trigger.js'
 import { AutomaticTriggers, type RuleStatus } from './automatic/automatic-triggers.js'
 import { RouteLatencyTable, type RouteLatencyStats } from './latency/route-latency.js'
@@ -139,6 +141,8 @@ export class TripwireController {
   /** Per-route latency windows, one table per window length the SLO rules use (60 s for status always). */
   private readonly latency = new Map<number, RouteLatencyTable>()
   private readonly automatic: AutomaticTriggers
+  /** Parsed source maps, kept across captures (bounded); undefined when mapping is off. */
+  private readonly sourceMaps: SourceMapCache | undefined
   private active: ActiveCapture | undefined
   /** Captures that have ended and are on their way into the sink, by id. */
   private readonly storing = new Map<string, Promise<CaptureMeta>>()
@@ -179,6 +183,9 @@ export class TripwireController {
       this.config.logger,
     )
     this.automatic.start()
+    this.sourceMaps = this.config.sourceMaps.enabled
+      ? new SourceMapCache({ roots: [...this.config.sourceMaps.roots] })
+      : undefined
     this.removeSignalHandlers = installShutdownSignals(
       this.config.shutdownSignals,
       () => this.close(),
@@ -524,6 +531,14 @@ export class TripwireController {
       return putFailure(this.config.sink, this.config.logger, meta, tooLarge, ErrorCodes.PROFILE_TOO_LARGE)
     }
 
+    if (this.sourceMaps !== undefined) {
+      // after the profiler is free and off the request path; the stored profile names the original sources
+      const mapped = await mapRecording(meta.kind, recording, this.sourceMaps, maxProfileBytes)
+      if (mapped !== undefined) {
+        recording = mapped.recording
+        meta.sourceMaps = { frames: mapped.frames.total, mapped: mapped.frames.mapped }
+      }
+    }
     meta.status = status
     meta.bytes = recording.bytes
     meta.sha256 = recording.sha256

@@ -94,6 +94,8 @@ export interface CaptureMeta {
   runtime: { node: string; v8: string }
   labels: Record<string, string>
   sampling?: CaptureSampling
+  /** Frames in the profile, and how many of them source maps moved to their original source. */
+  sourceMaps?: { frames: number; mapped: number }
   request?: CaptureRequestInfo
   slo?: CaptureSloInfo
   error?: CaptureErrorInfo
@@ -404,6 +406,12 @@ export interface TripwireOptions {
   /** Capture when the heap nears V8's limit. */
   heapPressure?: HeapPressureTriggerOptions
   triggers?: AutomaticTriggerOptions
+  /**
+   * Map frames of compiled JavaScript back to their TypeScript (or other) sources with the scripts' source
+   * maps, after a capture stops and before it is stored. Only scripts under `roots` are read.
+   * @default { enabled: true, roots: [process.cwd()] }
+   */
+  sourceMaps?: { enabled?: boolean; roots?: string[] }
 }
 
 /** What a caller asks of the controller when starting a capture. */

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
+import { gunzipSync } from 'node:zlib'
 import jwt from 'jsonwebtoken'
+import { Profile } from 'pprof-format'
 import {
   createAdminHandler,
   createTripwire,
@@ -650,9 +652,17 @@ describe('bad input', () => {
     await call(h, `/_tripwire/captures/${meta.id}/stop`, { method: 'POST' })
   })
 
-  test('profile formats: pprof is 406, anything else 400', async () => {
+  test('profile formats: pprof is a gzipped protobuf to save as is, anything else 400', async () => {
     const pprof = await call(h, `/_tripwire/captures/${completed.id}/profile?format=pprof`)
-    assert.match(await expectError(pprof, 406, ErrorCodes.FORMAT_UNAVAILABLE), /later release/)
+    assert.equal(pprof.status, 200)
+    assert.equal(pprof.headers.get('content-type'), 'application/octet-stream')
+    assert.equal(pprof.headers.get('content-encoding'), null, 'the file is gzip; the transfer is not')
+    assert.equal(pprof.headers.get('content-disposition'), `attachment; filename="${completed.id}.pb.gz"`)
+    const gz = Buffer.from(await pprof.arrayBuffer())
+    assert.equal(Number(pprof.headers.get('content-length')), gz.length)
+    const decoded = Profile.decode(gunzipSync(gz))
+    const types = decoded.sampleType.map((type) => decoded.stringTable.strings[Number(type.type)])
+    assert.deepEqual(types, ['samples', 'cpu'])
     await expectError(
       await call(h, `/_tripwire/captures/${completed.id}/profile?format=zip`),
       400,
@@ -706,19 +716,18 @@ describe('bad input', () => {
     })
   }
 
-  test('the flame-graph viewer is not there yet: 501… after auth and id checks', async () => {
+  test('the flame-graph viewer: auth and id checks first, then a page with a strict CSP', async () => {
     await expectError(
       await call(h, `/_tripwire/captures/${ID}/flamegraph`, { token: null }),
       401,
       ErrorCodes.UNAUTHORIZED,
     )
     await expectError(await call(h, '/_tripwire/captures/x/flamegraph'), 400, ErrorCodes.INVALID_ID)
-    const message = await expectError(
-      await call(h, `/_tripwire/captures/${completed.id}/flamegraph`),
-      501,
-      ErrorCodes.FORMAT_UNAVAILABLE,
-    )
-    assert.match(message, /later release/)
+    const page = await call(h, `/_tripwire/captures/${completed.id}/flamegraph`)
+    assert.equal(page.status, 200)
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/)
+    assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'; script-src 'self'/)
+    assert.match(await page.text(), /flamegraph\.js\?token=/)
   })
 })
 

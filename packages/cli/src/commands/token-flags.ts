@@ -25,7 +25,8 @@ export const SERVICE_MAX_TTL_SEC = { trigger: 300, admin: 3600 } as const
 export const SERVICE_MAX_DURATION_MS = 30_000
 export const MAX_DURATION_MS = HARD_MAX_DURATION_MS
 
-const keyFlags: FlagSpec[] = [
+/** Where the signing key comes from; shared with the commands that mint a token in place. */
+export const KEY_FLAGS: readonly FlagSpec[] = [
   {
     name: 'secret-env',
     value: 'NAME',
@@ -46,7 +47,7 @@ const keyFlags: FlagSpec[] = [
   },
 ]
 
-const claimFlags: FlagSpec[] = [
+export const CLAIM_FLAGS: readonly FlagSpec[] = [
   { name: 'kid', value: 'KID', default: 'required', help: 'the id the service knows the key by' },
   { name: 'aud', value: 'SERVICE', default: 'required', help: "the service's name: the token's audience" },
   {
@@ -81,7 +82,7 @@ const claimFlags: FlagSpec[] = [
   },
 ]
 
-const triggerFlags: FlagSpec[] = [
+export const TRIGGER_CLAIM_FLAGS: readonly FlagSpec[] = [
   {
     name: 'kind',
     value: 'KIND',
@@ -115,10 +116,10 @@ export const TOKEN_SECTIONS: readonly FlagSection[] = [
   {
     title: `Key (one of these, or $${DEFAULT_SECRET_ENV})`,
     note: `Never pass the secret itself as a flag: it would show in ps and in shell history. Without a key flag the secret is read from $${DEFAULT_SECRET_ENV}.`,
-    flags: keyFlags,
+    flags: KEY_FLAGS,
   },
-  { title: 'Token', flags: claimFlags },
-  { title: 'Trigger tokens only (--scope trigger)', flags: triggerFlags },
+  { title: 'Token', flags: CLAIM_FLAGS },
+  { title: 'Trigger tokens only (--scope trigger)', flags: TRIGGER_CLAIM_FLAGS },
   {
     title: 'Output (default: the bare token and a newline, for TOKEN=$(tripwire token …))',
     flags: outputFlags,

@@ -1,9 +1,7 @@
-import { mintToken } from '@tripwire/core'
-import { oneLine, runtimeError } from '../cli-error.js'
 import type { Command } from '../command.js'
 import { parseFlags } from '../flags.js'
-import { loadSigningKey } from './token-key.js'
 import { TOKEN_EXAMPLES, TOKEN_FLAG_HINTS, TOKEN_FLAGS, TOKEN_SECTIONS } from './token-flags.js'
+import { mintPlannedToken } from './token-mint.js'
 import { formatToken } from './token-output.js'
 import { planToken } from './token-plan.js'
 
@@ -20,27 +18,6 @@ export const tokenCommand: Command = {
   examples: TOKEN_EXAMPLES,
   run(argv, io) {
     const plan = planToken(parseFlags(argv, TOKEN_FLAGS, TOKEN_FLAG_HINTS), io.env)
-    for (const warning of plan.warnings) io.warn(warning)
-    const { key, algorithm } = loadSigningKey(plan.key, plan.algorithm, io.env, (message) => io.warn(message))
-    let token: string
-    try {
-      token = mintToken({
-        key,
-        algorithm,
-        kid: plan.kid,
-        audience: plan.audience,
-        ...(plan.issuer !== undefined && { issuer: plan.issuer }),
-        subject: plan.subject,
-        scope: plan.scope,
-        ttlSec: plan.ttlSec,
-        claims: plan.claims,
-      })
-    } catch (error) {
-      // e.g. an RSA key shorter than 2048 bits, which jsonwebtoken refuses to sign with
-      throw runtimeError(
-        `cannot sign the token: ${oneLine(error instanceof Error ? error.message : String(error))}`,
-      )
-    }
-    io.out(formatToken(token, plan))
+    io.out(formatToken(mintPlannedToken(plan, io), plan))
   },
 }

@@ -6,11 +6,13 @@ import { CAPTURE_KINDS, captureFileName } from '../capture-kinds.js'
 import type { ResolvedAdminConfig } from '../config.js'
 import type { TripwireController } from '../controller.js'
 import { ErrorCodes, isTripwireError, TripwireError } from '../errors.js'
+import { assertPprofConvertible, convertCapture, pprofFileName } from '../formats/convert.js'
 import type { AdminAction, CaptureMeta } from '../types.js'
 import { AdminAuthenticator } from './admin-auth.js'
 import { httpStatusForCode } from './error-status.js'
 import { adminTarget, captureIdSegment, matchRoute, ROUTE_METHODS, type AdminRoute } from './admin-routes.js'
 import { listCaptures, parseListQuery } from './list-captures.js'
+import { sendViewerAsset, sendViewerPage } from '../viewer/serve-viewer.js'
 import { readJsonBody, sendError, sendJson, sendNoContent, type ResponseHeaders } from './http-json.js'
 
 /**
@@ -157,18 +159,8 @@ class AdminApi {
       case 'profile':
         return this.sendProfile(res, route.id, params)
       case 'flamegraph':
-        // 501, not 406: no format of this capture is refused, the route itself is not built yet
-        return sendError(
-          res,
-          {
-            code: ErrorCodes.FORMAT_UNAVAILABLE,
-            message:
-              'the flame-graph viewer arrives in a later release; download the profile and open it in ' +
-              'Chrome DevTools or speedscope',
-          },
-          {},
-          501,
-        )
+        if (route.asset !== undefined) return sendViewerAsset(res, route.asset)
+        return this.sendFlamegraph(res, route.id, caller, base)
     }
   }
 
@@ -231,9 +223,58 @@ class AdminApi {
     if (meta === undefined) throw notFound(id)
     if (meta.status !== 'completed' && meta.status !== 'aborted') return sendJson(res, 200, meta)
     const token = encodeURIComponent(this.auth.signLink(id, caller))
+    const capture = `${base}/captures/${id}`
     sendJson(res, 200, {
       ...meta,
-      links: { profile: `${base}/captures/${id}/profile?token=${token}` },
+      links: {
+        profile: `${capture}/profile?token=${token}`,
+        ...(kindOfCaptureId(id) !== 'heapsnapshot' && { flamegraph: `${capture}/flamegraph?token=${token}` }),
+      },
+    })
+  }
+
+  /**
+   * The viewer page. Its script, stylesheet and profile download are fetched by a browser that sends no
+   * Authorization header, so each URL carries a fresh link for this capture (never outliving the caller's own
+   * credentials, which may themselves be such a link).
+   */
+  private async sendFlamegraph(res: ServerResponse, id: string, caller: Caller, base: string): Promise<void> {
+    if (this.running(id) !== undefined) {
+      throw new TripwireError(ErrorCodes.CAPTURE_STATE, `capture ${id} is still running; stop it or wait`)
+    }
+    const meta = await this.controller.find(id)
+    if (meta === undefined) throw notFound(id)
+    if (meta.status !== 'completed' && meta.status !== 'aborted') {
+      const cause = meta.error === undefined ? '' : ` (${meta.error.code}: ${meta.error.message})`
+      throw new TripwireError(
+        ErrorCodes.CAPTURE_STATE,
+        `capture ${id} is ${meta.status} and has no profile to show${cause}`,
+      )
+    }
+    // the kind comes from the id, as for downloads: stored metadata may have been altered in a shared store
+    const kind = kindOfCaptureId(id)
+    if (kind === 'heapsnapshot') {
+      throw new TripwireError(
+        ErrorCodes.FORMAT_UNAVAILABLE,
+        `capture ${id} is a heap snapshot, which has no flame graph: download it (…/profile) and open it in ` +
+          "Chrome DevTools' Memory tab",
+      )
+    }
+    const token = encodeURIComponent(this.auth.signLink(id, caller))
+    const capture = `${base}/captures/${id}`
+    await sendViewerPage(res, {
+      config: {
+        id,
+        kind,
+        title: `${meta.service} · ${kind === 'cpu' ? 'CPU' : 'heap'} · ${id}`,
+        profileUrl: `${capture}/profile?token=${token}`,
+        status: meta.status,
+        service: meta.service,
+        startedAt: meta.startedAt,
+        trigger: `${meta.trigger.type}: ${meta.trigger.reason}`,
+      },
+      scriptUrl: `${capture}/flamegraph/flamegraph.js?token=${token}`,
+      stylesheetUrl: `${capture}/flamegraph/flamegraph.css?token=${token}`,
     })
   }
 
@@ -285,11 +326,39 @@ class AdminApi {
       throw new TripwireError(ErrorCodes.CAPTURE_STATE, `capture ${id} failed and has no profile${cause}`)
     }
     if (format === 'pprof') {
-      throw new TripwireError(
-        ErrorCodes.FORMAT_UNAVAILABLE,
-        'pprof conversion arrives in a later release; download format=native (it opens in Chrome DevTools ' +
-          'and speedscope)',
-      )
+      // the kind comes from the id, as for native downloads; refused before a body is opened (a snapshot can
+      // be gigabytes)
+      const kind = kindOfCaptureId(id)
+      assertPprofConvertible(kind)
+      const { maxProfileBytes } = this.controller.config.limits
+      if (meta.bytes > maxProfileBytes) {
+        throw new TripwireError(
+          ErrorCodes.PROFILE_TOO_LARGE,
+          `capture ${id} is ${meta.bytes} bytes, over limits.maxProfileBytes (${maxProfileBytes}) for pprof ` +
+            'conversion; download format=native instead',
+        )
+      }
+      const stored = await this.controller.get(id)
+      if (stored === undefined) throw notFound(id)
+      // converting needs the whole profile; it is bounded by maxProfileBytes, and exactLength cuts one that
+      // is not the size its metadata says
+      const chunks: Buffer[] = []
+      await pipeline(stored.body, exactLength(meta.bytes), async (source: AsyncIterable<Buffer>) => {
+        for await (const chunk of source) chunks.push(chunk)
+      })
+      const pprof = await convertCapture({ ...meta, kind }, Buffer.concat(chunks), {
+        maxBytes: maxProfileBytes,
+      })
+      // the file itself is gzip, so no content-encoding: clients save it as it is, ready for go tool pprof
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': pprof.length,
+        'content-disposition': `attachment; filename="${pprofFileName(id)}"`,
+        'x-content-type-options': 'nosniff',
+        'cache-control': 'no-store',
+      })
+      res.end(pprof)
+      return
     }
     // a sink that can hand out a direct, short-lived URL (S3 presigned) spares this process the bytes
     const direct = await this.controller.config.sink.downloadUrl?.(id)

@@ -2,7 +2,9 @@
 export type AdminRoute =
   | { name: 'status' }
   | { name: 'captures' }
-  | { name: 'capture' | 'stop' | 'profile' | 'flamegraph'; id: string }
+  | { name: 'capture' | 'stop' | 'profile'; id: string }
+  /** The viewer page, or (`asset`) its script or stylesheet, which share the page's auth: see serve-viewer. */
+  | { name: 'flamegraph'; id: string; asset?: ViewerAsset }
 
 export type AdminRouteName = AdminRoute['name']
 
@@ -17,6 +19,10 @@ export const ROUTE_METHODS: Readonly<Record<AdminRouteName, readonly string[]>> 
 
 const CAPTURE_SUBROUTES = ['stop', 'profile', 'flamegraph'] as const
 type CaptureSubroute = (typeof CAPTURE_SUBROUTES)[number]
+
+/** The flame-graph viewer's static files, served under `captures/:id/flamegraph/`. */
+export const VIEWER_ASSETS = ['flamegraph.js', 'flamegraph.css'] as const
+export type ViewerAsset = (typeof VIEWER_ASSETS)[number]
 
 export interface AdminTarget {
   /** The request path exactly as sent, never normalized. */
@@ -60,12 +66,19 @@ export function matchRoute(segments: readonly string[]): AdminRoute | undefined 
   if (first !== 'captures') return undefined
   if (id === undefined) return { name: 'captures' }
   if (sub === undefined) return { name: 'capture', id }
+  if (sub === 'flamegraph' && extra.length === 1 && isViewerAsset(extra[0]!)) {
+    return { name: 'flamegraph', id, asset: extra[0] }
+  }
   if (extra.length > 0 || !isCaptureSubroute(sub)) return undefined
   return { name: sub, id }
 }
 
 function isCaptureSubroute(value: string): value is CaptureSubroute {
   return (CAPTURE_SUBROUTES as readonly string[]).includes(value)
+}
+
+function isViewerAsset(value: string): value is ViewerAsset {
+  return (VIEWER_ASSETS as readonly string[]).includes(value)
 }
 
 /** The capture id segment of a `captures/<id>/…` path, valid or not. */

@@ -86,7 +86,7 @@ export function summarizeCpuProfile(profile: CpuProfile): CpuSummary {
 }
 
 /** µs of sampled time per node id. Falls back to hit counts × the mean interval for profiles without samples. */
-function sampleTimePerNode(profile: CpuProfile): Map<number, number> {
+export function sampleTimePerNode(profile: CpuProfile): Map<number, number> {
   const time = new Map<number, number>()
   const { samples, timeDeltas } = profile
   if (
@@ -107,4 +107,24 @@ function sampleTimePerNode(profile: CpuProfile): Map<number, number> {
   const meanUs = hits > 0 ? (profile.endTime - profile.startTime) / hits : 0
   for (const node of profile.nodes) time.set(node.id, (node.hitCount ?? 0) * meanUs)
   return time
+}
+
+/**
+ * Samples per leaf node id, read from the same source as sampleTimePerNode (the sample list when it has a
+ * delta for every sample, hit counts otherwise), so that counts and times describe the same samples.
+ */
+export function sampleCountPerNode(profile: CpuProfile): Map<number, number> {
+  const counts = new Map<number, number>()
+  const { samples, timeDeltas } = profile
+  if (
+    samples !== undefined &&
+    timeDeltas !== undefined &&
+    samples.length === timeDeltas.length &&
+    samples.length > 0
+  ) {
+    for (const id of samples) counts.set(id, (counts.get(id) ?? 0) + 1)
+    return counts
+  }
+  for (const node of profile.nodes) counts.set(node.id, node.hitCount ?? 0)
+  return counts
 }

@@ -3,7 +3,7 @@
  * Express app that runs Tripwire on loopback. trigger → list → pull → top → convert, and the error lines.
  */
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
@@ -354,5 +354,53 @@ describe('help', () => {
     for (const command of ['token', 'trigger', 'list', 'pull', 'top', 'convert']) {
       assert.match(stdout, new RegExp(`^  ${command} +\\S`, 'm'), command)
     }
+  })
+})
+
+describe('view', () => {
+  test('serves a profile on disk as the flame graph, on loopback under a random path, until stopped', async () => {
+    const file = join(dir, 'view.cpuprofile')
+    const profile = {
+      nodes: [
+        {
+          id: 1,
+          callFrame: { functionName: '(root)', scriptId: '0', url: '', lineNumber: -1, columnNumber: -1 },
+          children: [2],
+        },
+        {
+          id: 2,
+          callFrame: {
+            functionName: HOT_FUNCTION,
+            scriptId: '1',
+            url: 'file:///app/x.js',
+            lineNumber: 3,
+            columnNumber: 0,
+          },
+        },
+      ],
+      startTime: 0,
+      endTime: 3000,
+      samples: [2, 2, 2],
+      timeDeltas: [0, 1000, 1000],
+    }
+    await writeFile(file, JSON.stringify(profile))
+    const child = spawn(process.execPath, [BIN, 'view', file], { stdio: ['ignore', 'pipe', 'pipe'] })
+    try {
+      const [line] = (await once(child.stdout, 'data')) as [Buffer]
+      const pageUrl = line.toString().trim()
+      assert.match(pageUrl, /^http:\/\/127\.0\.0\.1:\d+\/[0-9a-f]{32}\/$/)
+      const page = await fetch(pageUrl)
+      assert.equal(page.status, 200)
+      assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/)
+      assert.match(await page.text(), /flamegraph\.js/)
+      assert.deepEqual(await (await fetch(`${pageUrl}profile`)).json(), profile)
+      assert.equal((await fetch(`${pageUrl}flamegraph.js`)).status, 200)
+      const origin = new URL(pageUrl).origin
+      assert.equal((await fetch(`${origin}/profile`)).status, 404, 'nothing outside the random path')
+    } finally {
+      child.kill('SIGTERM')
+    }
+    const [code] = (await once(child, 'exit')) as [number | null]
+    assert.equal(code, 0)
   })
 })

@@ -5,6 +5,7 @@ import { pullCommand } from './pull.js'
 import { tokenCommand } from './token.js'
 import { topCommand } from './top.js'
 import { triggerCommand } from './trigger.js'
+import { viewCommand } from './view.js'
 
 /** Every subcommand, in the order `tripwire --help` lists them: the order of a profiling session. */
 export const COMMANDS: readonly Command[] = [
@@ -14,4 +15,5 @@ export const COMMANDS: readonly Command[] = [
   pullCommand,
   topCommand,
   convertCommand,
+  viewCommand,
 ]

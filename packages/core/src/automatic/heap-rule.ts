@@ -23,7 +23,7 @@ export class HeapRule implements AutomaticRule {
     const observed = { usedFraction: Math.round(fraction * 1000) / 1000, usedBytes: used, limitBytes: limit }
     if (fraction <= this.trigger.usedFraction) return { breach: undefined, observed }
     const reason =
-      `heap used ${Math.round(fraction * 100)}% of the ${Math.round(limit / 1024 / 1024)} MiB limit ` +
+      `heap used ${(fraction * 100).toFixed(1)}% of the ${Math.round(limit / 1024 / 1024)} MiB limit ` +
       `> ${Math.round(this.trigger.usedFraction * 100)}%`
     if (this.trigger.snapshotOnce && !this.snapshotTaken) {
       return { observed, breach: { reason, kind: 'heapsnapshot' } }

@@ -101,9 +101,14 @@ export class Spool {
 
   /** Removes a capture from the index and the disk; true when it was indexed. */
   async remove(id: string): Promise<boolean> {
-    const indexed = this.#forgetIndex(id)
-    await this.#call(() => this.#store.delete(id))
-    return indexed
+    // forgotten only once the files are gone (or failed to go): the count never runs ahead of the disk
+    try {
+      await this.#call(() => this.#store.delete(id))
+    } catch (error) {
+      this.#forgetIndex(id)
+      throw error
+    }
+    return this.#forgetIndex(id)
   }
 
   /**

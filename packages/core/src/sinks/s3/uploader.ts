@@ -183,6 +183,8 @@ export class Uploader {
       return false
     }
     await this.#upload(meta, { body: stored.body, bytes }, signal)
+    // counted as soon as it is in S3, before it leaves the spool: status never shows it in neither place
+    this.#uploaded++
     try {
       await this.#spool.remove(meta.id)
     } catch (error) {
@@ -194,7 +196,6 @@ export class Uploader {
 
   #succeeded(meta: CaptureMeta): void {
     this.#dequeue(meta.id)
-    this.#uploaded++
     this.#failures = 0
     this.#lastFailure = undefined
     this.#reportedCode = undefined

@@ -5,97 +5,17 @@
  * the BUILT package (`npm run build` first); each prints one JSON line.
  */
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, afterEach, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type { CaptureMeta, RuleStatus } from '@tripwire/core'
+import { killRunningScenarios, runScenario } from './run-scenario.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const SCENARIOS = join(ROOT, 'test', 'scenarios')
 const CORE = join(ROOT, 'packages', 'core')
 /** Every child is killed (and its test failed) when it runs longer than this. */
-const CHILD_TIMEOUT_MS = 10_000
-
-interface Exit {
-  code: number | null
-  signal: NodeJS.Signals | null
-}
-
-interface Scenario {
-  /** The first stdout line, parsed. Rejects if the child ends (or is killed on timeout) before printing it. */
-  result<T>(): Promise<T>
-  /** Resolves when the child has exited with 0; rejects otherwise, or when it had to be killed on timeout. */
-  exited: Promise<Exit>
-}
-
-const running = new Set<ChildProcess>()
-
-/** The runScenario of test/process-scenarios.test.ts, cut down to what these scenarios need. */
-function runScenario(script: string, args: string[], execArgv: string[] = []): Scenario {
-  const child = spawn(process.execPath, [...execArgv, join(SCENARIOS, script), ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '' },
-  })
-  running.add(child)
-  let stdout = ''
-  let stderr = ''
-  let timedOut = false
-  const describeChild = (): string =>
-    `${script} ${args.join(' ')}${timedOut ? ` (killed after ${CHILD_TIMEOUT_MS} ms)` : ''}\n` +
-    `--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`
-
-  const firstLine = new Promise<string>((resolve, reject) => {
-    let resolved = false
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk
-      const end = stdout.indexOf('\n')
-      if (end >= 0 && !resolved) {
-        resolved = true
-        resolve(stdout.slice(0, end))
-      }
-    })
-    child.once('close', () =>
-      reject(new Error(`the scenario ended without printing a result: ${describeChild()}`)),
-    )
-  })
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-
-  const exited = new Promise<Exit>((resolve, reject) => {
-    let exit: Exit | undefined
-    const timer = setTimeout(() => {
-      timedOut = true
-      child.kill('SIGKILL')
-      reject(
-        new Error(`the scenario ran longer than ${CHILD_TIMEOUT_MS} ms and was killed: ${describeChild()}`),
-      )
-    }, CHILD_TIMEOUT_MS)
-    child.once('error', (error) => {
-      clearTimeout(timer)
-      reject(error)
-    })
-    child.once('exit', (code, signal) => (exit = { code, signal }))
-    child.once('close', () => {
-      clearTimeout(timer)
-      running.delete(child)
-      if (exit !== undefined) resolve(exit)
-    })
-  })
-  const checkedExit = exited.then((exit) => {
-    if (exit.code !== 0)
-      assert.fail(`the scenario exited with ${exit.code ?? exit.signal}: ${describeChild()}`)
-    return exit
-  })
-  // a test that fails early may never await these; their rejections must not surface as unhandled
-  firstLine.catch(() => undefined)
-  checkedExit.catch(() => undefined)
-
-  return { result: async <T>() => JSON.parse(await firstLine) as T, exited: checkedExit }
-}
-
 interface EventLoopResult {
   meta: CaptureMeta | null
   profile: {
@@ -141,7 +61,7 @@ describe('automatic triggers on the whole process (child processes)', () => {
   })
 
   afterEach(() => {
-    for (const child of running) child.kill('SIGKILL')
+    killRunningScenarios()
   })
 
   after(async () => {
@@ -151,7 +71,10 @@ describe('automatic triggers on the whole process (child processes)', () => {
   it('a blocked event loop fires a CPU capture in which the blocking function is the hot one', async () => {
     const sink = join(tmp, 'event-loop-sink')
     // without on-stack replacement: see blockTheLoopScenario in the scenario for why
-    const run = runScenario('event-loop-trigger.mjs', [sink], ['--no-use-osr'])
+    const run = runScenario('event-loop-trigger.mjs', [sink], {
+      execArgv: ['--no-use-osr'],
+      timeoutMs: 10_000,
+    })
     const result = await run.result<EventLoopResult>()
     assert.equal((await run.exited).code, 0)
 
@@ -186,7 +109,10 @@ describe('automatic triggers on the whole process (child processes)', () => {
 
   it('heap pressure over usedFraction fires a sampling heap capture of the growing function', async () => {
     const sink = join(tmp, 'heap-sink')
-    const run = runScenario('heap-pressure-trigger.mjs', [sink, 'profile'], ['--max-old-space-size=64'])
+    const run = runScenario('heap-pressure-trigger.mjs', [sink, 'profile'], {
+      execArgv: ['--max-old-space-size=64'],
+      timeoutMs: 10_000,
+    })
     const result = await run.result<HeapResult>()
     assert.equal((await run.exited).code, 0)
 
@@ -210,7 +136,10 @@ describe('automatic triggers on the whole process (child processes)', () => {
 
   it('with snapshotOnce, the first heap-pressure fire is a heap snapshot', async () => {
     const sink = join(tmp, 'heap-snapshot-sink')
-    const run = runScenario('heap-pressure-trigger.mjs', [sink, 'snapshot'], ['--max-old-space-size=64'])
+    const run = runScenario('heap-pressure-trigger.mjs', [sink, 'snapshot'], {
+      execArgv: ['--max-old-space-size=64'],
+      timeoutMs: 10_000,
+    })
     const result = await run.result<HeapResult>()
     assert.equal((await run.exited).code, 0)
 

@@ -5,7 +5,6 @@
  * BUILT package (`npm run build` first); each prints one JSON line.
  */
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises'
 import { get } from 'node:http'
@@ -14,101 +13,14 @@ import { dirname, join } from 'node:path'
 import { after, afterEach, before, describe, it } from 'node:test'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { CaptureMeta, CpuProfile } from '@tripwire/core'
+import { killRunningScenarios, runScenario, type Exit } from './run-scenario.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const SCENARIOS = join(ROOT, 'test', 'scenarios')
 const CORE = join(ROOT, 'packages', 'core')
 /** Every child is killed (and its test failed) when it runs longer than this. */
-const CHILD_TIMEOUT_MS = 20_000
 /** The function the scenarios burn CPU in (test/scenarios/lib.mjs). */
 const BUSY_FUNCTION = 'tripwireScenarioBusyWork'
 const NODE_MAJOR = Number(process.versions.node.split('.')[0])
-
-interface Exit {
-  code: number | null
-  signal: NodeJS.Signals | null
-  /** performance.now() when the child exited. */
-  at: number
-}
-
-interface Scenario {
-  child: ChildProcess
-  /** The first stdout line, parsed. Rejects if the child ends (or is killed on timeout) before printing it. */
-  result<T>(): Promise<T>
-  /** performance.now() when the first line arrived. */
-  resultAt(): number
-  /** Resolves when the child has exited and its output is read; rejects when it had to be killed on timeout. */
-  exited: Promise<Exit>
-}
-
-const running = new Set<ChildProcess>()
-
-function runScenario(script: string, args: string[], execArgv: string[] = []): Scenario {
-  const child = spawn(process.execPath, [...execArgv, join(SCENARIOS, script), ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '' },
-  })
-  running.add(child)
-  let stdout = ''
-  let stderr = ''
-  let lineAt = Number.NaN
-  let timedOut = false
-  const describeChild = (): string =>
-    `${script} ${args.join(' ')}${timedOut ? ` (killed after ${CHILD_TIMEOUT_MS} ms)` : ''}\n` +
-    `--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`
-
-  const firstLine = new Promise<string>((resolve, reject) => {
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk
-      const end = stdout.indexOf('\n')
-      if (end >= 0 && Number.isNaN(lineAt)) {
-        lineAt = performance.now()
-        resolve(stdout.slice(0, end))
-      }
-    })
-    child.once('close', () =>
-      reject(new Error(`the scenario ended without printing a result: ${describeChild()}`)),
-    )
-  })
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-
-  const exited = new Promise<Exit>((resolve, reject) => {
-    let exit: Exit | undefined
-    const timer = setTimeout(() => {
-      timedOut = true
-      child.kill('SIGKILL')
-      reject(
-        new Error(`the scenario ran longer than ${CHILD_TIMEOUT_MS} ms and was killed: ${describeChild()}`),
-      )
-    }, CHILD_TIMEOUT_MS)
-    child.once('error', (error) => {
-      clearTimeout(timer)
-      reject(error)
-    })
-    child.once('exit', (code, signal) => (exit = { code, signal, at: performance.now() }))
-    child.once('close', () => {
-      clearTimeout(timer)
-      running.delete(child)
-      if (exit !== undefined) resolve(exit)
-    })
-  })
-  const checkedExit = exited.then((exit) => {
-    if (exit.code !== 0 && exit.signal === null)
-      assert.fail(`the scenario exited with ${exit.code}: ${describeChild()}`)
-    return exit
-  })
-  // a test that fails early may never await these; their rejections must not surface as unhandled
-  firstLine.catch(() => undefined)
-  checkedExit.catch(() => undefined)
-
-  return {
-    child,
-    result: async <T>() => JSON.parse(await firstLine) as T,
-    resultAt: () => lineAt,
-    exited: checkedExit,
-  }
-}
 
 /** A GET on its own connection (no keep-alive pool left behind in the test process). */
 function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -176,7 +88,7 @@ describe('process-global scenarios (child processes)', () => {
   })
 
   afterEach(() => {
-    for (const child of running) child.kill('SIGKILL')
+    killRunningScenarios()
   })
 
   after(async () => {
@@ -252,11 +164,9 @@ describe('process-global scenarios (child processes)', () => {
   it('without the inspector (permission model) every kind is refused with a clear code and the server serves', async () => {
     const permissionFlag = NODE_MAJOR >= 22 ? '--permission' : '--experimental-permission'
     const sink = join(tmp, 'no-inspector-sink')
-    const run = runScenario(
-      'inspector-unavailable.mjs',
-      [sink],
-      [permissionFlag, '--allow-fs-read=*', '--allow-fs-write=*'],
-    )
+    const run = runScenario('inspector-unavailable.mjs', [sink], {
+      execArgv: [permissionFlag, '--allow-fs-read=*', '--allow-fs-write=*'],
+    })
     interface Refusal {
       rejected: boolean
       code?: string

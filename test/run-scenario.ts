@@ -1,0 +1,110 @@
+/**
+ * Runs one child-process scenario from test/scenarios/ (a plain .mjs against the BUILT packages) that prints
+ * one JSON line: its result. Every child is killed, and its test failed, when it outlives its timeout.
+ */
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const SCENARIOS = join(ROOT, 'test', 'scenarios')
+
+export interface Exit {
+  code: number | null
+  signal: NodeJS.Signals | null
+  /** performance.now() when the child exited. */
+  at: number
+}
+
+export interface Scenario {
+  child: ChildProcess
+  /** The first stdout line, parsed. Rejects if the child ends (or is killed on timeout) before printing it. */
+  result<T>(): Promise<T>
+  /** performance.now() when the first line arrived. */
+  resultAt(): number
+  /**
+   * Resolves when the child has exited and its output is read; rejects when it exited with a non-zero code,
+   * or had to be killed on timeout. A child ended by a signal resolves: some scenarios are about signals.
+   */
+  exited: Promise<Exit>
+}
+
+export interface ScenarioOptions {
+  execArgv?: string[]
+  /** @default 20000 */
+  timeoutMs?: number
+}
+
+const running = new Set<ChildProcess>()
+
+/** For afterEach: a test that failed must not leave its child running into the next one. */
+export function killRunningScenarios(): void {
+  for (const child of running) child.kill('SIGKILL')
+}
+
+export function runScenario(script: string, args: string[], options: ScenarioOptions = {}): Scenario {
+  const { execArgv = [], timeoutMs = 20_000 } = options
+  const child = spawn(process.execPath, [...execArgv, join(SCENARIOS, script), ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: '' },
+  })
+  running.add(child)
+  let stdout = ''
+  let stderr = ''
+  let lineAt = Number.NaN
+  let timedOut = false
+  const describeChild = (): string =>
+    `${script} ${args.join(' ')}${timedOut ? ` (killed after ${timeoutMs} ms)` : ''}\n` +
+    `--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`
+
+  const firstLine = new Promise<string>((resolve, reject) => {
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk
+      const end = stdout.indexOf('\n')
+      if (end >= 0 && Number.isNaN(lineAt)) {
+        lineAt = performance.now()
+        resolve(stdout.slice(0, end))
+      }
+    })
+    child.once('close', () =>
+      reject(new Error(`the scenario ended without printing a result: ${describeChild()}`)),
+    )
+  })
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+
+  const exited = new Promise<Exit>((resolve, reject) => {
+    let exit: Exit | undefined
+    const timer = setTimeout(() => {
+      timedOut = true
+      child.kill('SIGKILL')
+      reject(new Error(`the scenario ran longer than ${timeoutMs} ms and was killed: ${describeChild()}`))
+    }, timeoutMs)
+    child.once('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    child.once('exit', (code, signal) => (exit = { code, signal, at: performance.now() }))
+    child.once('close', () => {
+      clearTimeout(timer)
+      running.delete(child)
+      if (exit !== undefined) resolve(exit)
+    })
+  })
+  const checkedExit = exited.then((exit) => {
+    if (exit.code !== 0 && exit.signal === null)
+      assert.fail(`the scenario exited with ${exit.code}: ${describeChild()}`)
+    return exit
+  })
+  // a test that fails early may never await these; their rejections must not surface as unhandled
+  firstLine.catch(() => undefined)
+  checkedExit.catch(() => undefined)
+
+  return {
+    child,
+    result: async <T>() => JSON.parse(await firstLine) as T,
+    resultAt: () => lineAt,
+    exited: checkedExit,
+  }
+}

@@ -4,11 +4,12 @@ import { join, resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { assertCaptureId, isCaptureId, kindOfCaptureId, timeOfCaptureId } from '../capture-id.js'
-import { CAPTURE_KINDS, captureFileName, isCaptureKind } from '../capture-kinds.js'
+import { CAPTURE_KINDS, captureFileName } from '../capture-kinds.js'
 import { ErrorCodes, isTripwireError, TripwireError } from '../errors.js'
 import { OptionChecker } from '../option-checks.js'
-import type { CaptureKind, CaptureMeta, Sink, SinkListPage, SinkListQuery, StoredCapture } from '../types.js'
+import type { CaptureMeta, Sink, SinkListPage, SinkListQuery, StoredCapture } from '../types.js'
 import { isNotFound, toSinkError } from './fs-errors.js'
+import { checkBody, checkListQuery, describeValue } from './sink-input.js'
 
 /** The `FileHandle` operations the sink uses (a subset of `node:fs/promises`' `FileHandle`). */
 export interface LocalDiskFileHandle {
@@ -150,7 +151,7 @@ export class LocalDiskSink implements Sink {
   async put(meta: CaptureMeta, body: Readable | Buffer): Promise<void> {
     try {
       const json = serializeMeta(meta)
-      checkBody(body)
+      checkBody('LocalDiskSink', body)
       await this.#ready()
       await this.#store(meta, json, body)
     } catch (error) {
@@ -186,7 +187,7 @@ export class LocalDiskSink implements Sink {
   }
 
   async list(query: SinkListQuery): Promise<SinkListPage> {
-    const { limit, cursor, kind } = checkListQuery(query)
+    const { limit, cursor, kind } = checkListQuery('LocalDiskSink', query, MAX_LIST_LIMIT)
     await this.#ready()
     const ids = (await this.#scan()).captures.filter(
       (id) => (cursor === undefined || id < cursor) && (kind === undefined || kindOfCaptureId(id) === kind),
@@ -481,7 +482,7 @@ function toBytes(chunk: unknown): Uint8Array {
   if (typeof chunk === 'string') return Buffer.from(chunk)
   throw new TripwireError(
     ErrorCodes.INVALID_REQUEST,
-    `LocalDiskSink.put: the body stream yielded ${describe(chunk)}; it must yield Buffers or strings`,
+    `LocalDiskSink.put: the body stream yielded ${describeValue(chunk)}; it must yield Buffers or strings`,
   )
 }
 
@@ -495,7 +496,7 @@ function serializeMeta(meta: CaptureMeta): string {
   if (meta.kind !== idKind) {
     throw new TripwireError(
       ErrorCodes.INVALID_ID,
-      `capture id ${meta.id} names kind '${idKind}' but meta.kind is ${describe(meta.kind)}; ` +
+      `capture id ${meta.id} names kind '${idKind}' but meta.kind is ${describeValue(meta.kind)}; ` +
         `create the id with createCaptureId(meta.kind)`,
     )
   }
@@ -508,41 +509,6 @@ function serializeMeta(meta: CaptureMeta): string {
       { cause: error },
     )
   }
-}
-
-function checkBody(body: unknown): void {
-  if (body instanceof Readable || body instanceof Uint8Array) return
-  throw new TripwireError(
-    ErrorCodes.INVALID_REQUEST,
-    `LocalDiskSink.put: the body must be a Buffer or a Readable, got ${describe(body)}`,
-  )
-}
-
-function checkListQuery(query: SinkListQuery): { limit: number; cursor?: string; kind?: CaptureKind } {
-  if (typeof query !== 'object' || (query as unknown) === null) {
-    throw new TripwireError(ErrorCodes.INVALID_REQUEST, 'LocalDiskSink.list needs a { limit } object')
-  }
-  const { limit, cursor, kind } = query
-  if (typeof limit !== 'number' || Number.isNaN(limit)) {
-    throw new TripwireError(
-      ErrorCodes.INVALID_REQUEST,
-      `LocalDiskSink.list: limit must be a number, got ${describe(limit)}`,
-    )
-  }
-  if (cursor !== undefined && !isCaptureId(cursor)) {
-    throw new TripwireError(
-      ErrorCodes.INVALID_ID,
-      `LocalDiskSink.list: cursor ${describe(cursor)} is not a capture id; pass the nextCursor of the previous page`,
-    )
-  }
-  if (kind !== undefined && !isCaptureKind(kind)) {
-    throw new TripwireError(
-      ErrorCodes.INVALID_REQUEST,
-      `LocalDiskSink.list: kind ${describe(kind)} is not one of ${Object.keys(CAPTURE_KINDS).join(', ')}`,
-    )
-  }
-  const page = { limit: Math.min(MAX_LIST_LIMIT, Math.max(1, Math.floor(limit))) }
-  return { ...page, ...(cursor === undefined ? {} : { cursor }), ...(kind === undefined ? {} : { kind }) }
 }
 
 function checkOptions(options: unknown): {
@@ -602,12 +568,6 @@ function checkOnError(check: OptionChecker, onError: unknown): (error: TripwireE
 }
 
 /** A short, safe rendering of a value in a request error (not an option's: those use OptionChecker). */
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
-  if (value === null) return 'null'
-  return Array.isArray(value) ? 'an array' : typeof value
-}
 
 function isOwnTempName(name: string): boolean {
   const match = TEMP_NAME.exec(name)

@@ -11,7 +11,8 @@ import { CaptureLocator } from './locator.js'
 import { CaptureObjectStore } from './object-store.js'
 import { checkS3SinkOptions, type ResolvedS3SinkOptions, type S3SinkOptions } from './options.js'
 import { applyS3Retention, type S3RetentionReport } from './retention.js'
-import { checkListQuery, checkPutInput } from './sink-input.js'
+import { checkListQuery } from '../sink-input.js'
+import { checkPutInput, MAX_S3_LIST_LIMIT } from './sink-input.js'
 import { Spool } from './spool.js'
 import { Uploader, type UploadFailure } from './uploader.js'
 
@@ -168,7 +169,7 @@ export class S3Sink implements Sink {
    * MAX_LIST_REQUESTS_PER_CALL): a call that reaches the bound returns a shorter page with a `nextCursor`.
    */
   async list(query: SinkListQuery): Promise<SinkListPage> {
-    const { limit, cursor, kind } = checkListQuery(query)
+    const { limit, cursor, kind } = checkListQuery('S3Sink', query, MAX_S3_LIST_LIMIT)
     await this.#ready()
     const walk = await walkNewestFirst(this.#store, {
       prefix: this.prefix,

@@ -2,7 +2,7 @@
  * Runs every benchmark in bench/benchmarks/ (in file-name order), prints each figure beside its target, writes
  * bench/results/<timestamp>.json and regenerates the results table in bench/README.md.
  *
- *   npm run bench               about 4 minutes
+ *   npm run bench               about 9 minutes
  *   npm run bench -- --quick    fewer rounds and iterations, under 2 minutes
  */
 import { execFileSync } from 'node:child_process'

@@ -1,0 +1,45 @@
+/** The load-overhead scenarios and handlers, shared by the server (bench/load/server.ts) and the benchmark. */
+export const FRAMEWORKS = ['express', 'koa', 'fastify'] as const
+export type Framework = (typeof FRAMEWORKS)[number]
+
+export const HANDLERS = ['tiny', 'cpu'] as const
+export type Handler = (typeof HANDLERS)[number]
+
+export const SCENARIOS = [
+  'bare',
+  'idle',
+  'attack',
+  'cpu-capture',
+  'cpu-capture-100us',
+  'cpu-capture-10ms',
+  'heap-capture',
+  'peer',
+] as const
+export type Scenario = (typeof SCENARIOS)[number]
+
+/** The service name the server's Tripwire uses: a token's audience. */
+export const SERVICE = 'bench-load'
+/** The kid the server trusts; the attack token names it, but is signed with another secret. */
+export const KID = 'bench'
+/** The server's HMAC secret (≥ 32 bytes). Never sent: the attack token is signed with WRONG_SECRET. */
+export const SECRET = 'bench-load-right-secret-0123456789abcdef'
+export const WRONG_SECRET = 'bench-load-wrong-secret-0123456789abcdef'
+
+/** The only route: GET /work. */
+export const PATH = '/work'
+
+/**
+ * The CPU-bound handler's work: a fixed number of iterations of an LCG, in a named function so that it shows
+ * in profiles. A fixed amount of work, not a fixed time: a time-based loop would hide the profiler's cost.
+ * The benchmark calibrates the count to ~1 ms once, in its own process, and hands the same count to every
+ * server.
+ */
+export function burnCpu(iterations: number): number {
+  let x = 1
+  for (let i = 0; i < iterations; i++) x = (Math.imul(x, 1103515245) + 12345) | 0
+  return x
+}
+
+export function isOneOf<T extends string>(values: readonly T[], value: string | undefined): value is T {
+  return values.includes(value as T)
+}

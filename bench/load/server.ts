@@ -1,0 +1,148 @@
+/**
+ * One load-test server, in a process of its own:
+ *
+ *   node --import tsx bench/load/server.ts --framework express|koa|fastify \
+ *     --scenario bare|idle|attack|cpu-capture|cpu-capture-100us|cpu-capture-10ms|heap-capture|peer \
+ *     --handler tiny|cpu [--cpu-iterations N] [--capture-ms MS] [--dir DIR]
+ *
+ * It listens on 127.0.0.1:0 and prints `{"port":…,"pid":…}` as one JSON line once it is ready: for the capture
+ * scenarios, once the capture is running (for `--capture-ms`, default 60 s, at most 300 s); for `peer`, once
+ * @datadog/pprof's time profiler is. Captures are stored in `--dir` if they end (the benchmark kills the
+ * server first, and removes the directory). It serves GET /work only.
+ */
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { parseArgs } from 'node:util'
+import {
+  LocalDiskSink,
+  type StartCaptureRequest,
+  type TripwireController,
+  type TripwireOptions,
+} from '@tripwire/core'
+import {
+  burnCpu,
+  FRAMEWORKS,
+  HANDLERS,
+  isOneOf,
+  KID,
+  PATH,
+  SCENARIOS,
+  SECRET,
+  SERVICE,
+  type Framework,
+  type Handler,
+  type Scenario,
+} from './scenarios.js'
+
+const MAX_CAPTURE_MS = 300_000
+
+const { values } = parseArgs({
+  options: {
+    framework: { type: 'string' },
+    scenario: { type: 'string' },
+    handler: { type: 'string' },
+    'cpu-iterations': { type: 'string', default: '100000' },
+    'capture-ms': { type: 'string', default: '60000' },
+    dir: { type: 'string', default: './profiles-bench' },
+  },
+})
+const { framework, scenario, handler } = values
+if (
+  !isOneOf(FRAMEWORKS, framework) ||
+  !isOneOf(SCENARIOS, scenario) ||
+  !isOneOf<Handler>(HANDLERS, handler)
+) {
+  console.error(
+    `usage: server.ts --framework ${FRAMEWORKS.join('|')} --scenario ${SCENARIOS.join('|')} ` +
+      `--handler ${HANDLERS.join('|')} [--cpu-iterations N] [--capture-ms MS] [--dir DIR]`,
+  )
+  process.exit(2)
+}
+const iterations = Number(values['cpu-iterations'])
+const captureMs = Math.min(MAX_CAPTURE_MS, Number(values['capture-ms']))
+
+/** The response body: a constant for `tiny`, the burn's result for `cpu`. */
+function work(): string {
+  return handler === 'cpu' ? String(burnCpu(iterations)) : 'ok'
+}
+
+/** Tripwire's options in every scenario that installs it: keys (so the header is verified) and an SLO rule. */
+function tripwireOptions(dir: string): TripwireOptions {
+  return {
+    service: SERVICE,
+    keys: [{ kid: KID, secret: SECRET }],
+    sink: new LocalDiskSink({ dir }),
+    // Armed, and never fires: no request takes a minute
+    slo: [{ route: `GET ${PATH}`, quantile: 0.99, thresholdMs: 60_000, windowMs: 10_000 }],
+    limits: { maxDurationMs: MAX_CAPTURE_MS, capturesPerHour: 3600, cooldownMs: 0 },
+  }
+}
+
+const installed = scenario !== 'bare' && scenario !== 'peer'
+
+async function listen(framework: Framework, withTripwire: boolean, dir: string) {
+  let controller: TripwireController | undefined
+  let server: http.Server
+  if (framework === 'express') {
+    const { default: express } = await import('express')
+    const app = express()
+    if (withTripwire) {
+      const { tripwire } = await import('@tripwire/express')
+      const middleware = tripwire(tripwireOptions(dir))
+      controller = middleware.tripwire
+      app.use(middleware)
+    }
+    app.get(PATH, (_req, res) => void res.send(work()))
+    server = http.createServer(app)
+  } else if (framework === 'koa') {
+    const { default: Koa } = await import('koa')
+    const app = new Koa()
+    if (withTripwire) {
+      const { tripwire } = await import('@tripwire/koa')
+      const middleware = tripwire(tripwireOptions(dir))
+      controller = middleware.tripwire
+      app.use(middleware)
+    }
+    app.use((ctx) => {
+      if (ctx.method === 'GET' && ctx.path === PATH) ctx.body = work()
+    })
+    const callback = app.callback()
+    server = http.createServer((req, res) => void callback(req, res))
+  } else {
+    const { default: Fastify } = await import('fastify')
+    const app = Fastify({ logger: false })
+    if (withTripwire) {
+      const { tripwire } = await import('@tripwire/fastify')
+      await app.register(tripwire, tripwireOptions(dir))
+    }
+    app.get(PATH, async () => work())
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    if (withTripwire) controller = app.tripwire
+    return { server: app.server, controller }
+  }
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { server, controller }
+}
+
+async function startProfiling(scenario: Scenario, controller: TripwireController | undefined): Promise<void> {
+  const capture: Partial<Record<Scenario, StartCaptureRequest>> = {
+    'cpu-capture': { kind: 'cpu', durationMs: captureMs },
+    'cpu-capture-100us': { kind: 'cpu', durationMs: captureMs, samplingIntervalUs: 100 },
+    'cpu-capture-10ms': { kind: 'cpu', durationMs: captureMs, samplingIntervalUs: 10_000 },
+    'heap-capture': { kind: 'heap', durationMs: captureMs },
+  }
+  const request = capture[scenario]
+  if (request !== undefined) {
+    if (controller === undefined) throw new Error(`${scenario} needs Tripwire installed`)
+    await controller.start(request)
+  } else if (scenario === 'peer') {
+    const { time } = await import('@datadog/pprof')
+    // Its defaults: a 1000 µs sampling interval (DEFAULT_INTERVAL_MICROS), as Tripwire's default
+    time.start({})
+  }
+}
+
+const { server, controller } = await listen(framework, installed, values.dir)
+await startProfiling(scenario, controller)
+const { port } = server.address() as AddressInfo
+console.log(JSON.stringify({ port, pid: process.pid }))

@@ -88,13 +88,9 @@ export function summarizeCpuProfile(profile: CpuProfile): CpuSummary {
 /** µs of sampled time per node id. Falls back to hit counts × the mean interval for profiles without samples. */
 export function sampleTimePerNode(profile: CpuProfile): Map<number, number> {
   const time = new Map<number, number>()
-  const { samples, timeDeltas } = profile
-  if (
-    samples !== undefined &&
-    timeDeltas !== undefined &&
-    samples.length === timeDeltas.length &&
-    samples.length > 0
-  ) {
+  const list = wholeSampleList(profile)
+  if (list !== undefined) {
+    const { samples, timeDeltas } = list
     let at = profile.startTime
     const stamps = timeDeltas.map((delta) => (at += delta))
     samples.forEach((id, index) => {
@@ -115,16 +111,19 @@ export function sampleTimePerNode(profile: CpuProfile): Map<number, number> {
  */
 export function sampleCountPerNode(profile: CpuProfile): Map<number, number> {
   const counts = new Map<number, number>()
-  const { samples, timeDeltas } = profile
-  if (
-    samples !== undefined &&
-    timeDeltas !== undefined &&
-    samples.length === timeDeltas.length &&
-    samples.length > 0
-  ) {
+  const list = wholeSampleList(profile)
+  if (list !== undefined) {
+    const { samples } = list
     for (const id of samples) counts.set(id, (counts.get(id) ?? 0) + 1)
     return counts
   }
   for (const node of profile.nodes) counts.set(node.id, node.hitCount ?? 0)
   return counts
+}
+
+/** Both functions above read the sample list only when it is whole: a delta for every sample. */
+function wholeSampleList(profile: CpuProfile): { samples: number[]; timeDeltas: number[] } | undefined {
+  const { samples, timeDeltas } = profile
+  if (samples === undefined || timeDeltas === undefined) return undefined
+  return samples.length === timeDeltas.length && samples.length > 0 ? { samples, timeDeltas } : undefined
 }

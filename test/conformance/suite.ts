@@ -254,6 +254,24 @@ export function defineConformanceSuite(adapterName: string, createApp: CreateApp
         })
       }
 
+      test('a forged token sent again is refused again, and counted each time', async () => {
+        const forged = sign({ scope: 'profiles:trigger', jti: 'forged-again' }, { secret: 'y'.repeat(40) })
+        const before = started()
+        const counted = () => controller.status().trigger.rejected['bad-signature'] ?? 0
+        const countedBefore = counted()
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const response = await get(app.url, '/work/20', trigger(forged))
+          assertServedNormally(response, 20)
+          assert.equal(response.headers['x-profile-status'], 'rejected')
+        }
+        assert.equal(counted(), countedBefore + 3)
+        assert.equal(started(), before)
+        // a genuine token is still accepted after the forged ones
+        const genuine = await get(app.url, '/work/20', trigger(triggerToken()))
+        assert.equal(genuine.headers['x-profile-status'], 'accepted')
+        await stored(genuine.headers['x-profile-id'] as string)
+      })
+
       test('a replayed jti is refused', async () => {
         const token = triggerToken()
         const first = await get(app.url, '/work/20', trigger(token))

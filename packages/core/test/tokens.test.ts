@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { createHmac, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import { describe, test } from 'node:test'
 import jwt from 'jsonwebtoken'
 import { resolveKeySet, type JwtAlgorithm } from '../src/auth/key-set.js'
@@ -73,6 +73,63 @@ describe('minting and verifying every supported algorithm', () => {
       assert.deepEqual(verifyToken(tampered, keys, expect, now()), { ok: false, reason: 'bad-signature' })
     })
   }
+})
+
+describe('signatures are checked strictly', () => {
+  const claims = () => ({ aud: 'checkout', scope: 'profiles:trigger', exp: Math.floor(now()) + 60 })
+  /** The same bytes under another spelling: the last base64url character's unused low bits set. */
+  const respell = (token: string): string => {
+    const last = token.at(-1)!
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    const respelled = alphabet[alphabet.indexOf(last) | 1]!
+    assert.notEqual(respelled, last, 'the test token must end with an even-valued character')
+    const signature = token.split('.')[2]!
+    assert.deepEqual(
+      Buffer.from(signature.slice(0, -1) + respelled, 'base64url'),
+      Buffer.from(signature, 'base64url'),
+    )
+    return token.slice(0, -1) + respelled
+  }
+
+  for (const algorithm of ['HS256', 'HS384', 'HS512'] as const) {
+    test(`${algorithm}: valid with the secret, refused with another one`, () => {
+      const keys = resolveKeySet(check, [{ kid: 'k', secret: SECRET, algorithms: [algorithm] }])
+      const token = jwt.sign(claims(), SECRET, { algorithm, keyid: 'k' })
+      assert.ok(verifyToken(token, keys, expect, now()).ok)
+      const forged = jwt.sign(claims(), `${SECRET}-but-another`, { algorithm, keyid: 'k' })
+      assert.deepEqual(verifyToken(forged, keys, expect, now()), { ok: false, reason: 'bad-signature' })
+    })
+  }
+
+  test('an HMAC signature spelled another way is refused (one canonical encoding)', () => {
+    const keys = resolveKeySet(check, [{ kid: 'k', secret: SECRET }])
+    // HS256 signatures are 43 characters, whose last carries 4 unused bits; find a token whose last is even
+    let token = ''
+    for (let n = 0; n < 64 && !/[ACEGIKMOQSUWYacegikmoqsuwy02468-]$/.test(token); n++) {
+      token = jwt.sign({ ...claims(), n }, SECRET, { algorithm: 'HS256', keyid: 'k' })
+    }
+    assert.ok(verifyToken(token, keys, expect, now()).ok)
+    assert.deepEqual(verifyToken(respell(token), keys, expect, now()), { ok: false, reason: 'bad-signature' })
+  })
+
+  test('an ES256 signature spelled another way, truncated or in DER is refused', () => {
+    const pair = pairs[2]!
+    const keys = resolveKeySet(check, [{ kid: 'ec', publicKey: pair.keys.publicKey }])
+    let token = ''
+    for (let n = 0; n < 64 && !/[ACEGIKMOQSUWYacegikmoqsuwy02468-]$/.test(token); n++) {
+      token = jwt.sign({ ...claims(), n }, pair.keys.privateKey, { algorithm: 'ES256', keyid: 'ec' })
+    }
+    assert.ok(verifyToken(token, keys, expect, now()).ok)
+    assert.deepEqual(verifyToken(respell(token), keys, expect, now()), { ok: false, reason: 'bad-signature' })
+    const [head, body, signature] = token.split('.') as [string, string, string]
+    const truncated = `${head}.${body}.${signature.slice(0, 40)}`
+    assert.deepEqual(verifyToken(truncated, keys, expect, now()), { ok: false, reason: 'bad-signature' })
+    const der = sign('sha256', Buffer.from(`${head}.${body}`), pair.keys.privateKey).toString('base64url')
+    assert.deepEqual(verifyToken(`${head}.${body}.${der}`, keys, expect, now()), {
+      ok: false,
+      reason: 'bad-signature',
+    })
+  })
 })
 
 describe('verification refuses what it must', () => {

@@ -1,6 +1,5 @@
-import { verify as verifySignature } from 'node:crypto'
-import jwt from 'jsonwebtoken'
-import type { KeySet, VerificationKey } from './key-set.js'
+import { constants, createHmac, timingSafeEqual, verify as verifySignature } from 'node:crypto'
+import type { JwtAlgorithm, KeySet, VerificationKey } from './key-set.js'
 
 /** Why a token was refused; counted per reason, never echoed to the caller in detail. */
 export type TokenRejection =
@@ -51,9 +50,8 @@ const COMPACT_JWS = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)$/
 
 /**
  * Verifies a compact JWS. The cheap checks (length, shape, header, kid, algorithm) run before any crypto, so a
- * flood of garbage costs a regular expression each. The signature is checked with `jsonwebtoken`, except
- * EdDSA, which `jsonwebtoken` does not support and `node:crypto` verifies directly; the claims are then
- * checked here, the same way for every algorithm.
+ * flood of garbage costs a regular expression each. The signature is checked with `node:crypto` for every
+ * algorithm, then the claims, the same way for every algorithm.
  */
 export function verifyToken(
   token: string,
@@ -81,45 +79,75 @@ export function verifyToken(
     return { ok: false, reason: 'algorithm-not-allowed' }
   if (signatureSegment === '') return { ok: false, reason: 'bad-signature' }
 
-  const signature = checkSignature(
-    token,
-    header.alg,
-    key,
-    `${headerSegment}.${payloadSegment}`,
-    signatureSegment,
-  )
-  if (signature !== 'valid') return { ok: false, reason: signature }
+  const algorithm = header.alg as JwtAlgorithm
+  if (!checkSignature(algorithm, key, `${headerSegment}.${payloadSegment}`, signatureSegment)) {
+    return { ok: false, reason: 'bad-signature' }
+  }
   const claims = decodeSegment(payloadSegment)
   if (claims === undefined) return { ok: false, reason: 'malformed' }
   return checkClaims(claims, expect, nowSec)
 }
 
+/** The digest each algorithm signs with; EdDSA hashes internally. */
+const DIGESTS: Record<JwtAlgorithm, string | null> = {
+  HS256: 'sha256',
+  HS384: 'sha384',
+  HS512: 'sha512',
+  RS256: 'sha256',
+  RS384: 'sha384',
+  RS512: 'sha512',
+  PS256: 'sha256',
+  PS384: 'sha384',
+  PS512: 'sha512',
+  ES256: 'sha256',
+  ES384: 'sha384',
+  ES512: 'sha512',
+  EdDSA: null,
+}
+
+/**
+ * Checks a JWS signature with `node:crypto` directly. A refusal allocates no Error: attack traffic (every
+ * request with a badly signed token) must cost about what a valid token costs, and the `Error` objects a
+ * general-purpose JWT library throws per refusal were most of that cost.
+ */
 function checkSignature(
-  token: string,
-  algorithm: string,
+  algorithm: JwtAlgorithm,
   key: VerificationKey,
   signingInput: string,
   signatureSegment: string,
-): 'valid' | 'bad-signature' | 'malformed' {
-  if (algorithm === 'EdDSA') {
-    const valid = verifySignature(
-      null,
-      Buffer.from(signingInput),
-      key.key,
-      Buffer.from(signatureSegment, 'base64url'),
-    )
-    return valid ? 'valid' : 'bad-signature'
+): boolean {
+  const digest = DIGESTS[algorithm]
+  if (algorithm.startsWith('HS')) {
+    // Compared as base64url text, so only the one canonical encoding of the MAC is accepted
+    const expected = Buffer.from(createHmac(digest!, key.key).update(signingInput).digest('base64url'))
+    const given = Buffer.from(signatureSegment)
+    return expected.length === given.length && timingSafeEqual(expected, given)
   }
+  const signature = Buffer.from(signatureSegment, 'base64url')
+  // base64url decoding skips what it cannot read: only a canonical encoding is the signature
+  if (signature.toString('base64url') !== signatureSegment) return false
+  const data = Buffer.from(signingInput)
   try {
-    // the claims are checked below, identically for every algorithm
-    jwt.verify(token, key.key, {
-      algorithms: [algorithm as jwt.Algorithm],
-      ignoreExpiration: true,
-      ignoreNotBefore: true,
-    })
-    return 'valid'
-  } catch (error) {
-    return (error as Error).message === 'invalid signature' ? 'bad-signature' : 'malformed'
+    if (algorithm.startsWith('PS')) {
+      return verifySignature(
+        digest,
+        data,
+        {
+          key: key.key,
+          padding: constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+        },
+        signature,
+      )
+    }
+    if (algorithm.startsWith('ES')) {
+      // JWS carries r ‖ s (IEEE P1363), not DER
+      return verifySignature(digest, data, { key: key.key, dsaEncoding: 'ieee-p1363' }, signature)
+    }
+    return verifySignature(digest, data, key.key, signature)
+  } catch {
+    // e.g. an ECDSA signature of the wrong length
+    return false
   }
 }
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { ForgedTokenCache } from '../auth/forged-token-cache.js'
 import { ReplayCache } from '../auth/replay-cache.js'
 import { verifyToken, type TokenExpectations, type TokenRejection } from '../auth/token-verifier.js'
 import type { CaptureHandle, TripwireController } from '../controller.js'
@@ -40,6 +41,7 @@ export type RouteResolver = () => string | undefined
  */
 export class HeaderTrigger {
   private readonly replay: ReplayCache
+  private readonly forged = new ForgedTokenCache()
   private readonly expectations: TokenExpectations
   private readonly counts: HeaderTriggerStatus
 
@@ -86,9 +88,13 @@ export class HeaderTrigger {
   private check(token: string): { request: TriggerRequest } | { reason: HeaderRejection } {
     const { keys } = this.controller.config
     if (keys.byKid.size === 0) return { reason: 'no-keys' }
+    if (this.forged.has(token)) return { reason: 'bad-signature' }
     const nowSec = Date.now() / 1000
     const verdict = verifyToken(token, keys, this.expectations, nowSec)
-    if (!verdict.ok) return { reason: verdict.reason }
+    if (!verdict.ok) {
+      if (verdict.reason === 'bad-signature') this.forged.remember(token)
+      return { reason: verdict.reason }
+    }
     const claims = readTriggerClaims(verdict.claims, this.controller.config)
     if (!claims.ok) return { reason: claims.reason }
     // last, so that a token refused for its claims does not also fill the cache

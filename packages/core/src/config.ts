@@ -49,6 +49,7 @@ export interface ResolvedConfig {
     maxTtlSec: number
     clockToleranceSec: number
     replayCacheSize: number
+    maxVerificationsPerSec: number
   }>
   /** `false` when the admin API is not mounted. */
   readonly admin: ResolvedAdminConfig | false
@@ -122,6 +123,7 @@ export function resolveConfig(options: unknown): ResolvedConfig {
     'maxTtlSec',
     'clockToleranceSec',
     'replayCacheSize',
+    'maxVerificationsPerSec',
   ])
   const service = check.string('service', raw.service)
   const maxDurationMs = check.integer(
@@ -199,6 +201,13 @@ export function resolveConfig(options: unknown): ResolvedConfig {
       maxTtlSec: check.integer('token.maxTtlSec', token.maxTtlSec, 300, 1, 3600),
       clockToleranceSec: check.integer('token.clockToleranceSec', token.clockToleranceSec, 30, 0, 300),
       replayCacheSize: check.integer('token.replayCacheSize', token.replayCacheSize, 10_000, 100, 1_000_000),
+      maxVerificationsPerSec: check.integer(
+        'token.maxVerificationsPerSec',
+        token.maxVerificationsPerSec,
+        100,
+        1,
+        1_000_000,
+      ),
     },
     admin: resolveAdmin(check, raw.admin, keys.byKid.size > 0),
     triggers,

@@ -243,6 +243,13 @@ export interface TokenOptions {
    * @default 10000
    */
   replayCacheSize?: number
+  /**
+   * How many trigger-token signatures are checked per second, at most. Past it, tokens are refused unverified
+   * (counted as `over-verification-budget`) until the next second, so a flood of forged tokens cannot buy one
+   * cryptographic operation per request. Legitimate triggers are a few an hour.
+   * @default 100
+   */
+  maxVerificationsPerSec?: number
 }
 
 /** What an admin request wants to do: `read` for GET, `write` for POST and DELETE. */

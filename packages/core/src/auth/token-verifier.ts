@@ -8,6 +8,7 @@ export type TokenRejection =
   | 'unknown-kid'
   | 'algorithm-not-allowed'
   | 'bad-signature'
+  | 'over-verification-budget'
   | 'missing-exp'
   | 'expired'
   | 'not-yet-valid'
@@ -58,6 +59,8 @@ export function verifyToken(
   keys: KeySet,
   expect: TokenExpectations,
   nowSec: number,
+  /** Asked just before the cryptography, after the cheap checks; refuses the token when it says no. */
+  budget?: { take(nowMs: number): boolean },
 ): TokenVerdict {
   if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: 'too-long' }
   const parts = COMPACT_JWS.exec(token)
@@ -79,6 +82,8 @@ export function verifyToken(
     return { ok: false, reason: 'algorithm-not-allowed' }
   if (signatureSegment === '') return { ok: false, reason: 'bad-signature' }
 
+  if (budget !== undefined && !budget.take(nowSec * 1000))
+    return { ok: false, reason: 'over-verification-budget' }
   const algorithm = header.alg as JwtAlgorithm
   if (!checkSignature(algorithm, key, `${headerSegment}.${payloadSegment}`, signatureSegment)) {
     return { ok: false, reason: 'bad-signature' }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ForgedTokenCache } from '../auth/forged-token-cache.js'
 import { ReplayCache } from '../auth/replay-cache.js'
+import { VerificationBudget } from '../auth/verification-budget.js'
 import { verifyToken, type TokenExpectations, type TokenRejection } from '../auth/token-verifier.js'
 import type { CaptureHandle, TripwireController } from '../controller.js'
 import { ErrorCodes, isTripwireError } from '../errors.js'
@@ -42,12 +43,14 @@ export type RouteResolver = () => string | undefined
 export class HeaderTrigger {
   private readonly replay: ReplayCache
   private readonly forged = new ForgedTokenCache()
+  private readonly budget: VerificationBudget
   private readonly expectations: TokenExpectations
   private readonly counts: HeaderTriggerStatus
 
   constructor(private readonly controller: TripwireController) {
     const { token } = controller.config
     this.replay = new ReplayCache(token.replayCacheSize)
+    this.budget = new VerificationBudget(token.maxVerificationsPerSec)
     this.expectations = {
       audience: token.audience,
       issuers: token.issuers,
@@ -90,7 +93,7 @@ export class HeaderTrigger {
     if (keys.byKid.size === 0) return { reason: 'no-keys' }
     if (this.forged.has(token)) return { reason: 'bad-signature' }
     const nowSec = Date.now() / 1000
-    const verdict = verifyToken(token, keys, this.expectations, nowSec)
+    const verdict = verifyToken(token, keys, this.expectations, nowSec, this.budget)
     if (!verdict.ok) {
       if (verdict.reason === 'bad-signature') this.forged.remember(token)
       return { reason: verdict.reason }

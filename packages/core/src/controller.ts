@@ -140,6 +140,8 @@ export class TripwireController {
   private readonly budget: CaptureBudget
   /** Per-route latency windows, one table per window length the SLO rules use (60 s for status always). */
   private readonly latency = new Map<number, RouteLatencyTable>()
+  /** The same tables as an array: every request records into each, and an array loop allocates no iterator. */
+  private readonly latencyTables: RouteLatencyTable[] = []
   private readonly automatic: AutomaticTriggers
   /** Parsed source maps, kept across captures (bounded); undefined when mapping is off. */
   private readonly sourceMaps: SourceMapCache | undefined
@@ -293,7 +295,8 @@ export class TripwireController {
    * per window length.
    */
   recordLatency(method: string, route: string | undefined, ms: number, nowMs = performance.now()): void {
-    for (const table of this.latency.values()) table.record(method, route, ms, nowMs)
+    const tables = this.latencyTables
+    for (let i = 0; i < tables.length; i++) tables[i]!.record(method, route, ms, nowMs)
   }
 
   /** One evaluation of the automatic triggers now, instead of on the next tick (tests, operators' scripts). */
@@ -435,6 +438,7 @@ export class TripwireController {
         window: { windowMs, subWindows: LATENCY_SLICES },
       })
       this.latency.set(windowMs, table)
+      this.latencyTables.push(table)
     }
     return table
   }

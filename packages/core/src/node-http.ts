@@ -42,8 +42,9 @@ export function createTripwireHttp(options: TripwireOptions | TripwireController
         )
       }
       const started = performance.now()
-      // one listener per request: the latency that status() and the SLO rules are built from
-      res.once('finish', () => {
+      // One listener per request: the latency that status() and the SLO rules are built from. `on`, not `once`:
+      // 'finish' is emitted once per response, and `once` would add a wrapper and a removal to every request.
+      res.on('finish', () => {
         const now = performance.now()
         controller.recordLatency(req.method ?? 'GET', safeRoute(routeOf), now - started, now)
       })

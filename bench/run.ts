@@ -1,26 +1,47 @@
 /**
  * Runs every benchmark in bench/benchmarks/ (in file-name order), prints each figure beside its target, writes
- * bench/results/<timestamp>.json and regenerates the results table in bench/README.md.
+ * bench/results/<timestamp>.json and, after a full run of every benchmark, regenerates the results table in
+ * bench/README.md.
  *
- *   npm run bench               about 9 minutes
- *   npm run bench -- --quick    fewer rounds and iterations, under 2 minutes
+ *   npm run bench                                about 10 minutes
+ *   npm run bench -- --quick                     fewer rounds and iterations, under 2 minutes
+ *   npm run bench -- --only load-overhead,…      some benchmarks only
+ *   npm run bench -- --results-dir DIR           write the results file there instead
  */
 import { execFileSync } from 'node:child_process'
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
 import { formatTarget, meetsTarget } from './stats.js'
-import { BENCH_DIR, formatDuration, prettierFormat, RESULTS_DIR, summarize } from './summarize.js'
+import {
+  BENCH_DIR,
+  formatDuration,
+  isSummarized,
+  prettierFormat,
+  RESULTS_DIR,
+  resultsFileName,
+  summarize,
+} from './summarize.js'
 import type { Benchmark, BenchResult, BenchRun } from './types.js'
 
-const args = process.argv.slice(2)
-const unknown = args.filter((arg) => arg !== '--quick')
-if (unknown.length > 0) {
-  console.error(`bench: unknown argument ${unknown.join(' ')}; the only option is --quick`)
+const USAGE = 'usage: bench/run.ts [--quick] [--only NAME[,NAME…]] [--results-dir DIR]'
+let args
+try {
+  args = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      'results-dir': { type: 'string' },
+    },
+  }).values
+} catch (error) {
+  console.error(`bench: ${(error as Error).message}\n${USAGE}`)
   process.exit(2)
 }
-const quick = args.includes('--quick')
+const quick = args.quick
+const resultsDir = args['results-dir'] === undefined ? RESULTS_DIR : resolve(args['results-dir'])
 
 const started = performance.now()
 const startedAt = new Date()
@@ -28,6 +49,7 @@ const run: BenchRun = {
   startedAt: startedAt.toISOString(),
   durationMs: 0,
   mode: quick ? 'quick' : 'full',
+  ...(args.only !== undefined && { only: args.only.split(',') }),
   commit: gitCommit(),
   machine: {
     cpus: os.cpus().length,
@@ -49,13 +71,25 @@ console.log(
 
 const dir = join(BENCH_DIR, 'benchmarks')
 const files = (await readdir(dir)).filter((file) => file.endsWith('.ts')).sort()
-let failed = false
+const benchmarks: Benchmark[] = []
 for (const file of files) {
   const module = (await import(pathToFileURL(join(dir, file)).href)) as Partial<Benchmark>
   if (typeof module.name !== 'string' || typeof module.run !== 'function') {
     throw new Error(`bench/benchmarks/${file} must export name and run(options)`)
   }
+  benchmarks.push(module as Benchmark)
+}
+const names = benchmarks.map((benchmark) => benchmark.name)
+const unknown = run.only?.filter((name) => !names.includes(name)) ?? []
+if (unknown.length > 0) {
+  console.error(`bench: no benchmark named ${unknown.join(', ')}; there are ${names.join(', ')}`)
+  process.exit(2)
+}
+
+let failed = false
+for (const module of benchmarks) {
   const { name } = module
+  if (run.only !== undefined && !run.only.includes(name)) continue
   console.log(`\n${name}`)
   const benchStarted = performance.now()
   try {
@@ -72,12 +106,15 @@ for (const file of files) {
 }
 
 run.durationMs = Math.round(performance.now() - started)
-await mkdir(RESULTS_DIR, { recursive: true })
-const resultsFile = join(RESULTS_DIR, `${startedAt.toISOString().replaceAll(':', '-')}.json`)
+await mkdir(resultsDir, { recursive: true })
+const resultsFile = join(resultsDir, resultsFileName(run))
 await writeFile(resultsFile, await prettierFormat(`${JSON.stringify(run, null, 2)}\n`, resultsFile))
-await summarize()
+// Only a complete full run in the committed results folder stands for the project in bench/README.md
+const summarized = !failed && resultsDir === RESULTS_DIR && isSummarized(run)
+if (summarized) await summarize()
 console.log(
-  `\n${formatDuration(run.durationMs)} in all; wrote ${resultsFile} and the table in bench/README.md`,
+  `\n${formatDuration(run.durationMs)} in all; wrote ${resultsFile}` +
+    (summarized ? ' and the table in bench/README.md' : ' (bench/README.md is left as it was)'),
 )
 if (failed) process.exitCode = 1
 

@@ -1,6 +1,6 @@
 /**
- * Regenerates the results table in bench/README.md (between the results markers) from the newest file in
- * bench/results/. `bench/run.ts` calls it after every run; run it alone with
+ * Regenerates the results table in bench/README.md (between the results markers) from the newest full run of
+ * every benchmark in bench/results/. `bench/run.ts` calls it after such a run; run it alone with
  * `node --import tsx bench/summarize.ts`.
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises'
@@ -22,9 +22,24 @@ export async function prettierFormat(text: string, path: string): Promise<string
   return format(text, { ...config, filepath: path })
 }
 
-/** The newest results file (their names are ISO timestamps, which sort by time); undefined when none. */
+/**
+ * `<ISO timestamp>.json` for a full run of every benchmark; quick and partial runs carry a suffix, which keeps
+ * them out of the summary and out of git (see .gitignore).
+ */
+export function resultsFileName(run: BenchRun): string {
+  const stamp = run.startedAt.replaceAll(':', '-')
+  const suffix = run.mode === 'quick' ? '-quick' : run.only !== undefined ? '-partial' : ''
+  return `${stamp}${suffix}.json`
+}
+
+/** Whether a run stands for the project in bench/README.md: a full run of every benchmark. */
+export function isSummarized(run: BenchRun): boolean {
+  return run.mode === 'full' && run.only === undefined
+}
+
+/** The newest full run's file (the names are ISO timestamps, which sort by time); undefined when none. */
 export async function newestResults(dir = RESULTS_DIR): Promise<string | undefined> {
-  const files = (await readdir(dir)).filter((file) => file.endsWith('.json')).sort()
+  const files = (await readdir(dir)).filter((file) => /^[0-9TZ.-]+\.json$/.test(file)).sort()
   const newest = files.at(-1)
   return newest === undefined ? undefined : join(dir, newest)
 }

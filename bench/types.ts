@@ -33,6 +33,8 @@ export interface BenchRun {
   startedAt: string
   durationMs: number
   mode: 'full' | 'quick'
+  /** Set when only some benchmarks ran (`--only`). */
+  only?: string[]
   commit: string | null
   machine: {
     cpus: number

@@ -254,9 +254,10 @@ async function prewarm(): Promise<void> {
 }
 
 export async function run(options: BenchOptions): Promise<BenchResult[]> {
-  const rounds = options.quick ? 5 : 9
-  // Full: the window is full of fast samples at the flip, as in a service that has been up a while
-  const warmupMs = options.quick ? 3000 : WINDOW_MS
+  const rounds = options.quick ? 3 : 7
+  // Full: the window holds ~700 fast samples at the flip, as in a service that has been up a while; the
+  // detection time grows only with ceil(fast / 99) / rate, ~10 ms per 100 more fast samples at 100 req/s
+  const warmupMs = options.quick ? 2000 : 7000
   options.log(
     `${rounds} rounds per interval, warm-up ${warmupMs / 1000} s at ${RATE_PER_S} req/s, ` +
       `then ${FAST_MS} → ${SLOW_MS} ms`,

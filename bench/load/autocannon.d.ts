@@ -1,12 +1,20 @@
 /** The part of autocannon 8's programmatic API that bench/load/load.ts uses (the package ships no types). */
 declare module 'autocannon' {
-  interface Options {
+  export interface Options {
     url: string
     connections?: number
     duration?: number
     pipelining?: number
     timeout?: number
     headers?: Record<string, string>
+    /** Requests in turn per connection; `setupRequest` may change each one before it is sent. */
+    requests?: { setupRequest?: (request: RequestParams) => RequestParams }[]
+  }
+  export interface RequestParams {
+    method?: string
+    path?: string
+    headers?: Record<string, string>
+    body?: string
   }
   interface Histogram {
     average: number

@@ -2,7 +2,7 @@
  * Load for one round: autocannon's programmatic API, in the benchmark's process (the server runs in another),
  * against 127.0.0.1 only.
  */
-import autocannon from 'autocannon'
+import autocannon, { type Options as AutocannonOptions } from 'autocannon'
 import { mintToken } from '@tripwire/core'
 import { KID, PATH, SERVICE, WRONG_SECRET } from './scenarios.js'
 
@@ -11,8 +11,11 @@ export interface LoadOptions {
   durationSec: number
   /** @default 16 */
   connections?: number
-  /** Every request carries `x-trigger-profile: <invalidToken()>`. */
-  attack?: boolean
+  /**
+   * `replayed`: every request carries the same forged `x-trigger-profile` token. `fresh`: each carries another
+   * one, in turn from a pool larger than the server's memory of forged tokens, so every one is verified.
+   */
+  attack?: 'replayed' | 'fresh' | undefined
 }
 
 export interface LoadResult {
@@ -25,14 +28,17 @@ export interface LoadResult {
   non2xx: number
 }
 
-let token: string | undefined
+// More distinct tokens than the 1,024 forged tokens a server remembers: cycled through, none is remembered
+const FRESH_POOL_SIZE = 4096
+let replayedToken: string | undefined
+let freshTokens: string[] | undefined
 
 /**
  * A well-formed trigger token for the right service and kid, signed with the wrong secret: what attack
- * traffic looks like. Every request fails signature verification.
+ * traffic looks like. Every request fails signature verification. Each has its own jti, so each is distinct.
  */
-export function invalidToken(): string {
-  token ??= mintToken({
+function forgedToken(): string {
+  return mintToken({
     key: WRONG_SECRET,
     kid: KID,
     audience: SERVICE,
@@ -40,7 +46,29 @@ export function invalidToken(): string {
     ttlSec: 3600,
     claims: { kind: 'cpu' },
   })
-  return token
+}
+
+function attackOptions(attack: LoadOptions['attack']): Partial<AutocannonOptions> {
+  if (attack === 'replayed') {
+    replayedToken ??= forgedToken()
+    return { headers: { 'x-trigger-profile': replayedToken } }
+  }
+  if (attack === 'fresh') {
+    const pool = (freshTokens ??= Array.from({ length: FRESH_POOL_SIZE }, forgedToken))
+    let next = 0
+    return {
+      requests: [
+        {
+          setupRequest: (request) => {
+            const token = pool[next]!
+            next = (next + 1) % pool.length
+            return { ...request, headers: { ...request.headers, 'x-trigger-profile': token } }
+          },
+        },
+      ],
+    }
+  }
+  return {}
 }
 
 export async function load(options: LoadOptions): Promise<LoadResult> {
@@ -49,7 +77,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     connections: options.connections ?? 16,
     duration: options.durationSec,
     timeout: 10,
-    ...(options.attack === true ? { headers: { 'x-trigger-profile': invalidToken() } } : {}),
+    ...attackOptions(options.attack),
   })
   return {
     requestsPerSec: result.requests.total / (result.duration > 0 ? result.duration : options.durationSec),

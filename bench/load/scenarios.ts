@@ -9,6 +9,7 @@ export const SCENARIOS = [
   'bare',
   'idle',
   'attack',
+  'attack-fresh',
   'cpu-capture',
   'cpu-capture-100us',
   'cpu-capture-10ms',
@@ -16,6 +17,11 @@ export const SCENARIOS = [
   'peer',
 ] as const
 export type Scenario = (typeof SCENARIOS)[number]
+
+/** The attack traffic a scenario's load carries: one forged token replayed, or a fresh forged token each time. */
+export function attackOf(scenario: Scenario): 'replayed' | 'fresh' | undefined {
+  return scenario === 'attack' ? 'replayed' : scenario === 'attack-fresh' ? 'fresh' : undefined
+}
 
 /** The service name the server's Tripwire uses: a token's audience. */
 export const SERVICE = 'bench-load'

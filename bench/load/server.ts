@@ -2,13 +2,15 @@
  * One load-test server, in a process of its own:
  *
  *   node --import tsx bench/load/server.ts --framework express|koa|fastify \
- *     --scenario bare|idle|attack|cpu-capture|cpu-capture-100us|cpu-capture-10ms|heap-capture|peer \
- *     --handler tiny|cpu [--cpu-iterations N] [--capture-ms MS] [--dir DIR]
+ *     --scenario bare|idle|attack|attack-fresh|cpu-capture|cpu-capture-100us|cpu-capture-10ms|heap-capture|peer \
+ *     --handler tiny|cpu [--cpu-iterations N] [--capture-ms MS] [--dir DIR] [--self-profile]
  *
  * It listens on 127.0.0.1:0 and prints `{"port":…,"pid":…}` as one JSON line once it is ready: for the capture
  * scenarios, once the capture is running (for `--capture-ms`, default 60 s, at most 300 s); for `peer`, once
  * @datadog/pprof's time profiler is. Captures are stored in `--dir` if they end (the benchmark kills the
- * server first, and removes the directory). It serves GET /work only.
+ * server first, and removes the directory). It serves GET /work only. `--self-profile` starts a CPU capture of
+ * the same length in a scenario that has none (`idle`, `attack`, `attack-fresh`), so that Tripwire profiles its own cost under
+ * load (bench/self-profile.ts).
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -44,6 +46,7 @@ const { values } = parseArgs({
     'cpu-iterations': { type: 'string', default: '100000' },
     'capture-ms': { type: 'string', default: '60000' },
     dir: { type: 'string', default: './profiles-bench' },
+    'self-profile': { type: 'boolean', default: false },
   },
 })
 const { framework, scenario, handler } = values
@@ -54,7 +57,7 @@ if (
 ) {
   console.error(
     `usage: server.ts --framework ${FRAMEWORKS.join('|')} --scenario ${SCENARIOS.join('|')} ` +
-      `--handler ${HANDLERS.join('|')} [--cpu-iterations N] [--capture-ms MS] [--dir DIR]`,
+      `--handler ${HANDLERS.join('|')} [--cpu-iterations N] [--capture-ms MS] [--dir DIR] [--self-profile]`,
   )
   process.exit(2)
 }
@@ -131,7 +134,11 @@ async function startProfiling(scenario: Scenario, controller: TripwireController
     'cpu-capture-10ms': { kind: 'cpu', durationMs: captureMs, samplingIntervalUs: 10_000 },
     'heap-capture': { kind: 'heap', durationMs: captureMs },
   }
-  const request = capture[scenario]
+  const request =
+    capture[scenario] ??
+    (values['self-profile'] && scenario !== 'peer'
+      ? { kind: 'cpu' as const, durationMs: captureMs }
+      : undefined)
   if (request !== undefined) {
     if (controller === undefined) throw new Error(`${scenario} needs Tripwire installed`)
     await controller.start(request)

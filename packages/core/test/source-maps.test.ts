@@ -425,7 +425,8 @@ describe('mapRecording', () => {
     const unmappable = jsonRecording({ ...profile, nodes: [profile.nodes[0]!] }, { samples: 0 })
     assert.equal((await mapRecording('cpu', unmappable, cache, 1_000_000))?.recording, unmappable)
     assert.equal(await mapRecording('heapsnapshot', raw, cache, 1_000_000), undefined)
-    const garbage = { ...raw, body: { buffer: Buffer.from('{ not json') } }
+    // a body that arrived without its profile object is parsed; one that does not parse is left alone
+    const garbage = { bytes: 10, sha256: raw.sha256, body: { buffer: Buffer.from('{ not json') } }
     assert.equal(await mapRecording('cpu', garbage, cache, 1_000_000), undefined)
     const wrongShape = jsonRecording({ head: null }, { samples: 0 })
     assert.equal(await mapRecording('heap', wrongShape, cache, 1_000_000), undefined)

@@ -8,6 +8,11 @@ export interface Recording {
   bytes: number
   sha256: string
   sampling?: CaptureSampling
+  /**
+   * The profile object the body was serialised from, for the source-map pass: parsing the body again would
+   * cost as much as the serialising did, and as much memory again.
+   */
+  profile?: unknown
 }
 
 /** A profiler that is running. Exactly one of `finish()` or `discard()` is called, once. */
@@ -26,5 +31,6 @@ export function jsonRecording(profile: unknown, sampling: CaptureSampling): Reco
     bytes: buffer.length,
     sha256: createHash('sha256').update(buffer).digest('hex'),
     sampling,
+    profile,
   }
 }

@@ -41,6 +41,11 @@ export class FrameMapper {
   /** `maps` holds the parsed map of every script URL that has one. */
   constructor(private readonly maps: ReadonlyMap<string, TraceMap>) {}
 
+  /** Whether any script has a map: without one, every frame stays as it is. */
+  get hasMaps(): boolean {
+    return this.maps.size > 0
+  }
+
   get counts(): FrameCounts {
     return { total: this.frames.size, mapped: this.mappedCount }
   }

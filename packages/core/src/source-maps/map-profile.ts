@@ -5,7 +5,10 @@ import { FrameMapper, type FrameCounts } from './frame-mapper.js'
 import type { SourceMapLookup } from './source-map-cache.js'
 
 export interface MappedProfile<Profile> {
-  /** A new profile; the input is left untouched (its `samples` and `timeDeltas` arrays are shared, not copied). */
+  /**
+   * A new profile; the input is left untouched (its `samples` and `timeDeltas` arrays are shared, not copied).
+   * The input itself when no script has a map.
+   */
   profile: Profile
   frames: FrameCounts
 }
@@ -27,6 +30,11 @@ export async function mapCpuProfile(
   // one pass over a flat array of small objects: cheap enough to run without yielding
   const urls = new Set(profile.nodes.map((node) => node.callFrame.url))
   const mapper = new FrameMapper(await loadMaps(urls, lookup))
+  if (!mapper.hasMaps) {
+    // nothing to map (no script has a map): count the frames, copy nothing
+    for (const node of profile.nodes) mapper.map(node.callFrame)
+    return { profile, frames: mapper.counts }
+  }
   const nodes: CpuProfile['nodes'] = []
   for (const [index, node] of profile.nodes.entries()) {
     if (index > 0 && index % NODES_PER_TURN === 0) await nextTurn()
@@ -57,6 +65,15 @@ export async function mapHeapProfile(
     for (const child of node.children) pending.push(child)
   }
   const mapper = new FrameMapper(await loadMaps(urls, lookup))
+  if (!mapper.hasMaps) {
+    // nothing to map: count the frames, copy nothing
+    const walk = [profile.head]
+    for (let node = walk.pop(); node !== undefined; node = walk.pop()) {
+      mapper.map(node.callFrame)
+      for (const child of node.children) walk.push(child)
+    }
+    return { profile, frames: mapper.counts }
+  }
   const copyOf = (node: HeapProfileNode): HeapProfileNode => ({
     ...node,
     callFrame: { ...(mapper.map(node.callFrame)?.callFrame ?? node.callFrame) },

@@ -28,7 +28,7 @@ export async function mapRecording(
 ): Promise<MappedRecording | undefined> {
   if ((kind !== 'cpu' && kind !== 'heap') || !('buffer' in recording.body)) return undefined
   try {
-    const profile: unknown = JSON.parse(recording.body.buffer.toString('utf8'))
+    const profile: unknown = recording.profile ?? JSON.parse(recording.body.buffer.toString('utf8'))
     const { profile: mapped, frames } =
       kind === 'cpu'
         ? await mapCpuProfile(profile as CpuProfile, lookup)

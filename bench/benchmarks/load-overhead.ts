@@ -3,15 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pinLoadAndServer, type CpuPinning } from '../load/cpu-pinning.js'
-import { load, type LoadResult } from '../load/load.js'
-import {
-  attackOf,
-  burnCpu,
-  FRAMEWORKS,
-  type Framework,
-  type Handler,
-  type Scenario,
-} from '../load/scenarios.js'
+import { load, type LoadOptions, type LoadResult } from '../load/load.js'
+import { burnCpu, FRAMEWORKS, type Framework, type Handler, type Scenario } from '../load/scenarios.js'
 import { killServer, peakRssMb, startServer, type ServerProcess } from '../load/server-process.js'
 import { median, round, summarize } from '../stats.js'
 import type { BenchOptions, BenchResult, BenchTarget } from '../types.js'
@@ -23,69 +16,109 @@ const CPU_HANDLER_MS = 1
 // A capture started at launch must outlast its group's load; this bounds it
 const MAX_CAPTURE_MS = 300_000
 
+/** What the load sends: no trigger header, one forged token replayed, or a fresh forged token per request. */
+type Traffic = NonNullable<LoadOptions['attack']> | 'plain'
+
+/**
+ * One measurement: a server (one process per server scenario, shared by its cells) under one kind of traffic.
+ * Attack traffic is compared with the bare server under the same traffic, so that the figure is Tripwire's
+ * cost, not the cost of parsing a longer request.
+ */
+interface Cell {
+  name: string
+  server: Scenario
+  traffic: Traffic
+}
+
+const cell = (server: Scenario, traffic: Traffic = 'plain'): Cell => ({
+  name: traffic === 'plain' ? server : `${server}+${traffic}`,
+  server,
+  traffic,
+})
+
 interface Plan {
   rounds: number
   roundSec: number
   warmupSec: number
-  scenarios: Record<Handler, Scenario[]>
+  cells: Record<Handler, Cell[]>
 }
+
+const TINY_CELLS = [
+  cell('bare'),
+  // a second bare process: how far two processes of the same code differ (the method's resolution)
+  cell('bare-twin'),
+  cell('bare', 'replayed'),
+  cell('bare', 'fresh'),
+  cell('idle'),
+  cell('idle', 'replayed'),
+  cell('idle', 'fresh'),
+]
 
 const FULL: Plan = {
   rounds: 5,
-  roundSec: 2,
+  roundSec: 1.5,
   warmupSec: 1,
-  scenarios: {
-    tiny: ['bare', 'idle', 'attack', 'attack-fresh'],
-    cpu: ['idle', 'cpu-capture', 'cpu-capture-100us', 'cpu-capture-10ms', 'heap-capture', 'peer'],
+  cells: {
+    tiny: TINY_CELLS,
+    cpu: (
+      ['idle', 'cpu-capture', 'cpu-capture-100us', 'cpu-capture-10ms', 'heap-capture', 'peer'] as const
+    ).map((server) => cell(server)),
   },
 }
 const QUICK: Plan = {
   rounds: 2,
   roundSec: 0.5,
   warmupSec: 0.25,
-  scenarios: { tiny: ['bare', 'idle', 'attack', 'attack-fresh'], cpu: ['idle', 'cpu-capture', 'peer'] },
+  cells: { tiny: TINY_CELLS, cpu: (['idle', 'cpu-capture', 'peer'] as const).map((server) => cell(server)) },
 }
 
-/** A figure: scenario over baseline, per round, on one handler. */
+/** A figure: one cell over another (its baseline), per round, on one handler. */
 interface Ratio {
   key: string
   label: string
   handler: Handler
-  scenario: Scenario
-  baseline: Scenario
+  cell: string
+  baseline: string
   target?: BenchTarget
 }
 
 const RATIOS: Ratio[] = [
   {
+    key: 'bare-twin-vs-bare',
+    label: 'a second bare process vs bare (resolution)',
+    handler: 'tiny',
+    cell: 'bare-twin',
+    baseline: 'bare',
+  },
+  {
     key: 'idle-vs-bare',
     label: 'idle vs bare',
     handler: 'tiny',
-    scenario: 'idle',
+    cell: 'idle',
     baseline: 'bare',
     target: { min: 0.99 },
   },
   {
     key: 'attack-vs-bare',
-    label: 'attack (one forged token, replayed) vs bare',
+    label: 'attack (one forged token, replayed) vs bare under the same traffic',
     handler: 'tiny',
-    scenario: 'attack',
-    baseline: 'bare',
+    cell: 'idle+replayed',
+    baseline: 'bare+replayed',
     target: { min: 0.95 },
   },
   {
     key: 'attack-fresh-vs-bare',
-    label: 'attack (a fresh forged token each request) vs bare',
+    label: 'attack (a fresh forged token each request) vs bare under the same traffic',
     handler: 'tiny',
-    scenario: 'attack-fresh',
-    baseline: 'bare',
+    cell: 'idle+fresh',
+    baseline: 'bare+fresh',
     target: { min: 0.95 },
   },
   {
     key: 'cpu-capture-vs-idle',
     label: 'CPU capture (1 ms) vs idle',
     handler: 'cpu',
-    scenario: 'cpu-capture',
+    cell: 'cpu-capture',
     baseline: 'idle',
     target: { min: 0.97 },
   },
@@ -93,35 +126,35 @@ const RATIOS: Ratio[] = [
     key: 'cpu-capture-100us-vs-idle',
     label: 'CPU capture (100 µs) vs idle',
     handler: 'cpu',
-    scenario: 'cpu-capture-100us',
+    cell: 'cpu-capture-100us',
     baseline: 'idle',
   },
   {
     key: 'cpu-capture-10ms-vs-idle',
     label: 'CPU capture (10 ms) vs idle',
     handler: 'cpu',
-    scenario: 'cpu-capture-10ms',
+    cell: 'cpu-capture-10ms',
     baseline: 'idle',
   },
   {
     key: 'heap-capture-vs-idle',
     label: 'heap capture vs idle',
     handler: 'cpu',
-    scenario: 'heap-capture',
+    cell: 'heap-capture',
     baseline: 'idle',
   },
   {
     key: 'peer-vs-idle',
     label: '@datadog/pprof time profiler vs idle',
     handler: 'cpu',
-    scenario: 'peer',
+    cell: 'peer',
     baseline: 'idle',
   },
   {
     key: 'cpu-capture-vs-peer',
     label: 'CPU capture (1 ms) vs @datadog/pprof',
     handler: 'cpu',
-    scenario: 'cpu-capture',
+    cell: 'cpu-capture',
     baseline: 'peer',
     target: { min: 1 },
   },
@@ -147,7 +180,7 @@ function calibrate(): number {
  * Runs load on one server. The servers not under test are stopped (SIGSTOP), so that an idle profiler's
  * sampling thread in one server cannot take CPU from another's round on two cores.
  */
-async function round1(server: ServerProcess, seconds: number): Promise<LoadResult> {
+async function round1(server: ServerProcess, traffic: Traffic, seconds: number): Promise<LoadResult> {
   process.kill(server.pid, 'SIGCONT')
   await sleep(50)
   try {
@@ -155,7 +188,7 @@ async function round1(server: ServerProcess, seconds: number): Promise<LoadResul
       port: server.port,
       durationSec: seconds,
       connections: CONNECTIONS,
-      attack: attackOf(server.scenario),
+      attack: traffic === 'plain' ? undefined : traffic,
     })
   } finally {
     process.kill(server.pid, 'SIGSTOP')
@@ -165,7 +198,7 @@ async function round1(server: ServerProcess, seconds: number): Promise<LoadResul
 interface GroupOutcome {
   framework: Framework
   handler: Handler
-  perRound: Map<Scenario, LoadResult[]>
+  perRound: Map<string, LoadResult[]>
   rssMb: Partial<Record<Scenario, number>>
   loadSec: number
 }
@@ -178,14 +211,15 @@ async function runGroup(
   pinning: CpuPinning | undefined,
   log: (line: string) => void,
 ): Promise<GroupOutcome> {
-  const scenarios = plan.scenarios[handler]
-  const groupSec = scenarios.length * (plan.warmupSec + plan.rounds * plan.roundSec)
+  const cells = plan.cells[handler]
+  const scenarios = [...new Set(cells.map((c) => c.server))]
+  const groupSec = cells.length * (plan.warmupSec + plan.rounds * plan.roundSec)
   const captureMs = Math.min(MAX_CAPTURE_MS, groupSec * 3000 + 60_000)
   const dir = await mkdtemp(join(tmpdir(), 'tripwire-bench-load-'))
   const servers: ServerProcess[] = []
   try {
-    // One server per scenario, kept alive (and stopped between its rounds) for the whole group. They start
-    // side by side, before any load, to keep the run short.
+    // One server per scenario, kept alive (and stopped between its rounds) for the whole group, whatever the
+    // traffic. They start side by side, before any load, to keep the run short.
     const started = await Promise.allSettled(
       scenarios.map((scenario) =>
         startServer({
@@ -203,13 +237,14 @@ async function runGroup(
     const failed = started.find((outcome) => outcome.status === 'rejected')
     if (failed !== undefined) throw failed.reason
     for (const server of servers) process.kill(server.pid, 'SIGSTOP')
-    for (const server of servers) await round1(server, plan.warmupSec)
-    const perRound = new Map<Scenario, LoadResult[]>(scenarios.map((s) => [s, []]))
+    const serverOf = (c: Cell) => servers.find((server) => server.scenario === c.server)!
+    for (const c of cells) await round1(serverOf(c), c.traffic, plan.warmupSec)
+    const perRound = new Map<string, LoadResult[]>(cells.map((c) => [c.name, []]))
     for (let r = 0; r < plan.rounds; r++) {
-      // Interleaved: every scenario once per round, starting one later each round (A B C, B C A, …)
-      for (let i = 0; i < servers.length; i++) {
-        const server = servers[(r + i) % servers.length]!
-        perRound.get(server.scenario)!.push(await round1(server, plan.roundSec))
+      // Interleaved: every cell once per round, starting one later each round (A B C, B C A, …)
+      for (let i = 0; i < cells.length; i++) {
+        const c = cells[(r + i) % cells.length]!
+        perRound.get(c.name)!.push(await round1(serverOf(c), c.traffic, plan.roundSec))
       }
     }
     const rssMb: Partial<Record<Scenario, number>> = {}
@@ -217,8 +252,8 @@ async function runGroup(
       const mb = await peakRssMb(server.pid)
       if (mb !== undefined) rssMb[server.scenario] = mb
     }
-    const summary = scenarios
-      .map((s) => `${s} ${Math.round(median(perRound.get(s)!.map((x) => x.requestsPerSec)))}`)
+    const summary = cells
+      .map((c) => `${c.name} ${Math.round(median(perRound.get(c.name)!.map((x) => x.requestsPerSec)))}`)
       .join(', ')
     log(`${framework}/${handler}: req/s ${summary}`)
     return { framework, handler, perRound, rssMb, loadSec: plan.warmupSec + plan.rounds * plan.roundSec }
@@ -233,7 +268,7 @@ function results(outcome: GroupOutcome, plan: Plan): BenchResult[] {
   const out: BenchResult[] = []
   for (const ratio of RATIOS) {
     if (ratio.handler !== handler) continue
-    const num = perRound.get(ratio.scenario)
+    const num = perRound.get(ratio.cell)
     const den = perRound.get(ratio.baseline)
     if (num === undefined || den === undefined) continue
     const ratios = num.map((x, i) => x.requestsPerSec / den[i]!.requestsPerSec)

@@ -7,6 +7,7 @@ export type Handler = (typeof HANDLERS)[number]
 
 export const SCENARIOS = [
   'bare',
+  'bare-twin',
   'idle',
   'attack',
   'attack-fresh',
@@ -17,6 +18,11 @@ export const SCENARIOS = [
   'peer',
 ] as const
 export type Scenario = (typeof SCENARIOS)[number]
+
+/** Scenarios whose server has no Tripwire. */
+export function withoutTripwire(scenario: Scenario): boolean {
+  return scenario === 'bare' || scenario === 'bare-twin' || scenario === 'peer'
+}
 
 /** The attack traffic a scenario's load carries: one forged token replayed, or a fresh forged token each time. */
 export function attackOf(scenario: Scenario): 'replayed' | 'fresh' | undefined {

@@ -2,7 +2,7 @@
  * One load-test server, in a process of its own:
  *
  *   node --import tsx bench/load/server.ts --framework express|koa|fastify \
- *     --scenario bare|idle|attack|attack-fresh|cpu-capture|cpu-capture-100us|cpu-capture-10ms|heap-capture|peer \
+ *     --scenario bare|bare-twin|idle|attack|attack-fresh|cpu-capture|cpu-capture-100us|cpu-capture-10ms|heap-capture|peer \
  *     --handler tiny|cpu [--cpu-iterations N] [--capture-ms MS] [--dir DIR] [--self-profile]
  *
  * It listens on 127.0.0.1:0 and prints `{"port":…,"pid":…}` as one JSON line once it is ready: for the capture
@@ -34,6 +34,7 @@ import {
   type Framework,
   type Handler,
   type Scenario,
+  withoutTripwire,
 } from './scenarios.js'
 
 const MAX_CAPTURE_MS = 300_000
@@ -81,7 +82,7 @@ function tripwireOptions(dir: string): TripwireOptions {
   }
 }
 
-const installed = scenario !== 'bare' && scenario !== 'peer'
+const installed = !withoutTripwire(scenario)
 
 async function listen(framework: Framework, withTripwire: boolean, dir: string) {
   let controller: TripwireController | undefined
@@ -136,9 +137,7 @@ async function startProfiling(scenario: Scenario, controller: TripwireController
   }
   const request =
     capture[scenario] ??
-    (values['self-profile'] && scenario !== 'peer'
-      ? { kind: 'cpu' as const, durationMs: captureMs }
-      : undefined)
+    (values['self-profile'] && installed ? { kind: 'cpu' as const, durationMs: captureMs } : undefined)
   if (request !== undefined) {
     if (controller === undefined) throw new Error(`${scenario} needs Tripwire installed`)
     await controller.start(request)

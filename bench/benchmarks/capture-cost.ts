@@ -19,6 +19,7 @@ import type {
   StopSample,
   SubjectLine,
 } from '../capture/protocol.js'
+import { defaultCpuIntervalUs } from '@tripwire/core'
 import { median, round, summarize } from '../stats.js'
 import type { BenchOptions, BenchResult } from '../types.js'
 
@@ -196,7 +197,7 @@ function cpuResults(cpu: CpuOutcome, plan: Plan): BenchResult[] {
     },
     {
       id: 'capture-cost.cpu-stop-to-stored',
-      label: `stop() → stored, ${captureSec} CPU capture (1 ms) on local disk`,
+      label: `stop() → stored, ${captureSec} CPU capture (${defaultIntervalName(plan.cpu.stopCaptureMs)}) on local disk`,
       unit: 'ms',
       ...spreadOf(stopMs),
       target: { max: STOP_TO_STORED_TARGET_MS },
@@ -207,7 +208,7 @@ function cpuResults(cpu: CpuOutcome, plan: Plan): BenchResult[] {
     },
     {
       id: 'capture-cost.cpu-profile-size',
-      label: `CPU profile file, ${captureSec} capture (1 ms)`,
+      label: `CPU profile file, ${captureSec} capture (${defaultIntervalName(plan.cpu.stopCaptureMs)})`,
       unit: 'KB',
       ...spreadOf(cpu.stops.map((stop) => stop.fileBytes / 1024)),
       note:
@@ -247,7 +248,7 @@ function rssResult(capturing: RssOutcome, twin: RssOutcome, plan: Plan): BenchRe
   const source = capturing.highWaterMark && twin.highWaterMark ? 'VmHWM and 100 ms samples' : '100 ms samples'
   return {
     id: 'capture-cost.cpu-capture-rss-added',
-    label: `peak RSS added during a ${seconds(plan.rss.captureMs)} CPU capture (1 ms)`,
+    label: `peak RSS added during a ${seconds(plan.rss.captureMs)} CPU capture (${defaultIntervalName(plan.rss.captureMs)})`,
     value: round(added),
     unit: 'MB',
     target: { max: RSS_ADDED_TARGET_MB },
@@ -351,4 +352,9 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
   )
 
   return [...cpuResults(cpu, plan), rssResult(capturing, twin, plan), ...snapshotResults(snapshot, plan, log)]
+}
+
+/** The interval a window of this length gets by default, as a label: `default for this window: 3.3 ms`. */
+function defaultIntervalName(windowMs: number): string {
+  return `default for this window: ${defaultCpuIntervalUs(windowMs) / 1000} ms`
 }

@@ -13,7 +13,7 @@ export const SCENARIOS = [
   'attack-fresh',
   'cpu-capture',
   'cpu-capture-100us',
-  'cpu-capture-10ms',
+  'cpu-capture-1ms',
   'heap-capture',
   'peer',
 ] as const

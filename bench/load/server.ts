@@ -2,7 +2,7 @@
  * One load-test server, in a process of its own:
  *
  *   node --import tsx bench/load/server.ts --framework express|koa|fastify \
- *     --scenario bare|bare-twin|idle|attack|attack-fresh|cpu-capture|cpu-capture-100us|cpu-capture-10ms|heap-capture|peer \
+ *     --scenario bare|bare-twin|idle|attack|attack-fresh|cpu-capture|cpu-capture-1ms|cpu-capture-100us|heap-capture|peer \
  *     --handler tiny|cpu [--cpu-iterations N] [--capture-ms MS] [--dir DIR] [--self-profile]
  *
  * It listens on 127.0.0.1:0 and prints `{"port":…,"pid":…}` as one JSON line once it is ready: for the capture
@@ -132,7 +132,7 @@ async function startProfiling(scenario: Scenario, controller: TripwireController
   const capture: Partial<Record<Scenario, StartCaptureRequest>> = {
     'cpu-capture': { kind: 'cpu', durationMs: captureMs },
     'cpu-capture-100us': { kind: 'cpu', durationMs: captureMs, samplingIntervalUs: 100 },
-    'cpu-capture-10ms': { kind: 'cpu', durationMs: captureMs, samplingIntervalUs: 10_000 },
+    'cpu-capture-1ms': { kind: 'cpu', durationMs: captureMs, samplingIntervalUs: 1000 },
     'heap-capture': { kind: 'heap', durationMs: captureMs },
   }
   const request =

@@ -3,6 +3,7 @@
  * sampling interval, all in the service under its paced load.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
+import { defaultCpuIntervalUs } from '@tripwire/core'
 import { assertStored, controllerFor, cpuCapture, timedStart } from '../captures.js'
 import type { CpuOutcome, CpuPlan, IntervalSample, StopSample } from '../protocol.js'
 import { progress } from '../report.js'
@@ -39,7 +40,13 @@ export async function runCpu(plan: CpuPlan): Promise<CpuOutcome> {
 
     const stops: StopSample[] = []
     for (let round = 0; round < plan.stopRounds; round++) {
-      const sample = await cpuCapture(controller, plan.dir, plan.stopCaptureMs)
+      // the interval a window of this length gets by default, which is what a trigger's capture runs at
+      const sample = await cpuCapture(
+        controller,
+        plan.dir,
+        plan.stopCaptureMs,
+        defaultCpuIntervalUs(plan.stopCaptureMs),
+      )
       stops.push(sample)
       progress(
         `${plan.stopCaptureMs / 1000} s CPU capture ${round + 1}/${plan.stopRounds}: ` +

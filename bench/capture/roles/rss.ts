@@ -4,6 +4,7 @@
  * capturing, so that the benchmark can take away the growth the workload causes by itself.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
+import { defaultCpuIntervalUs } from '@tripwire/core'
 import { controllerFor, cpuCapture } from '../captures.js'
 import { MB, RssWatch, type RssPeak } from '../memory.js'
 import type { RssOutcome, RssPlan, StopSample } from '../protocol.js'
@@ -27,9 +28,15 @@ export async function runRss(plan: RssPlan): Promise<RssOutcome> {
     let capture: StopSample | undefined
     let recording: RssPeak | undefined
     if (plan.capture) {
-      capture = await cpuCapture(controller, plan.dir, plan.captureMs, undefined, () => {
-        recording = duringWatch.peak()
-      })
+      capture = await cpuCapture(
+        controller,
+        plan.dir,
+        plan.captureMs,
+        defaultCpuIntervalUs(plan.captureMs),
+        () => {
+          recording = duringWatch.peak()
+        },
+      )
     } else {
       await sleep(plan.captureMs)
     }

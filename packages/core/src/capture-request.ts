@@ -1,5 +1,6 @@
 import { isCaptureKind } from './capture-kinds.js'
 import { CPU_INTERVAL_RANGE_US, type ResolvedConfig } from './config.js'
+import { defaultCpuIntervalUs } from './cpu-interval.js'
 import { didYouMean } from './did-you-mean.js'
 import { checkLabels } from './labels.js'
 import { ErrorCodes, TripwireError } from './errors.js'
@@ -81,7 +82,10 @@ export function normalizeCaptureRequest(input: unknown, config: ResolvedConfig):
     )
   }
 
-  const maxDurationMs = cpuDurationCap(kind, raw.samplingIntervalUs, config)
+  // asked for, configured, or chosen from the window's length
+  const askedIntervalUs = kind === 'cpu' ? cpuInterval(raw.samplingIntervalUs, config) : undefined
+  const intervalFor = (windowMs: number | undefined) => askedIntervalUs ?? defaultCpuIntervalUs(windowMs)
+  const maxDurationMs = cpuDurationCap(kind, intervalFor(undefined), config)
   let mode: CaptureMode
   let durationMs: number
   if (kind === 'heapsnapshot') {
@@ -102,11 +106,12 @@ export function normalizeCaptureRequest(input: unknown, config: ResolvedConfig):
         `durationMs must be a whole number from 1 to ${config.limits.maxDurationMs} (limits.maxDurationMs), got ${show(duration)}`,
       )
     }
-    if (duration > maxDurationMs) {
+    if (duration > cpuDurationCap(kind, intervalFor(duration), config)) {
       throw new TripwireError(
         ErrorCodes.PROFILE_TOO_LARGE,
         `a ${duration} ms CPU capture would pass limits.maxProfileBytes (${config.limits.maxProfileBytes} bytes); ` +
-          `at this sampling interval at most ${maxDurationMs} ms fits: shorten it or sample less often`,
+          `at this sampling interval at most ${cpuDurationCap(kind, intervalFor(duration), config)} ms fits: ` +
+          'shorten it or sample less often',
       )
     }
     if (raw.mode !== undefined)
@@ -128,7 +133,7 @@ export function normalizeCaptureRequest(input: unknown, config: ResolvedConfig):
     trigger: normalizeTrigger(raw.trigger),
     labels: normalizeLabels(raw.labels),
   }
-  if (kind === 'cpu') normalized.samplingIntervalUs = cpuInterval(raw.samplingIntervalUs, config)
+  if (kind === 'cpu') normalized.samplingIntervalUs = intervalFor(mode === 'window' ? durationMs : undefined)
   else if (raw.samplingIntervalUs !== undefined) invalid('samplingIntervalUs applies only to cpu captures')
   if (kind === 'heap') normalized.samplingIntervalBytes = config.heap.samplingIntervalBytes
   if (raw.request !== undefined) normalized.request = normalizeRequestInfo(raw.request)
@@ -137,16 +142,16 @@ export function normalizeCaptureRequest(input: unknown, config: ResolvedConfig):
 }
 
 /** The longest CPU window whose projected profile still fits `maxProfileBytes`, within `maxDurationMs`. */
-function cpuDurationCap(kind: CaptureKind, intervalInput: unknown, config: ResolvedConfig): number {
+function cpuDurationCap(kind: CaptureKind, intervalUs: number, config: ResolvedConfig): number {
   const { maxDurationMs, maxProfileBytes } = config.limits
   if (kind !== 'cpu') return maxDurationMs
-  const intervalUs = cpuInterval(intervalInput, config)
   const bytesPerMs = (1000 / intervalUs) * CPU_BYTES_PER_SAMPLE
   const fitting = Math.floor(Math.max(0, maxProfileBytes - CPU_TREE_ALLOWANCE_BYTES) / bytesPerMs)
   return Math.max(1, Math.min(maxDurationMs, fitting))
 }
 
-function cpuInterval(value: unknown, config: ResolvedConfig): number {
+/** The interval asked for in the request, or configured; undefined when the default applies. */
+function cpuInterval(value: unknown, config: ResolvedConfig): number | undefined {
   if (value === undefined) return config.cpu.samplingIntervalUs
   const { min, max } = CPU_INTERVAL_RANGE_US
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {

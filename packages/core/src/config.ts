@@ -30,7 +30,8 @@ export interface ResolvedConfig {
     cooldownMs: number
     maxProfileBytes: number
   }>
-  readonly cpu: Readonly<{ samplingIntervalUs: number }>
+  /** `samplingIntervalUs` undefined: chosen per capture (cpu-interval.ts). */
+  readonly cpu: Readonly<{ samplingIntervalUs: number | undefined }>
   readonly heap: Readonly<{ samplingIntervalBytes: number; includeCollected: boolean }>
   readonly heapSnapshot: Readonly<{
     enabled: boolean
@@ -160,13 +161,16 @@ export function resolveConfig(options: unknown): ResolvedConfig {
       ),
     },
     cpu: {
-      samplingIntervalUs: check.integer(
-        'cpu.samplingIntervalUs',
-        cpu.samplingIntervalUs,
-        1000,
-        CPU_INTERVAL_RANGE_US.min,
-        CPU_INTERVAL_RANGE_US.max,
-      ),
+      samplingIntervalUs:
+        cpu.samplingIntervalUs === undefined
+          ? undefined
+          : check.integer(
+              'cpu.samplingIntervalUs',
+              cpu.samplingIntervalUs,
+              0,
+              CPU_INTERVAL_RANGE_US.min,
+              CPU_INTERVAL_RANGE_US.max,
+            ),
     },
     heap: {
       samplingIntervalBytes: check.integer(

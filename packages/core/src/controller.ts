@@ -16,6 +16,7 @@ import { startHeapSnapshotRecorder } from './recorders/heap-snapshot.js'
 import type { Recorder, Recording } from './recorders/recorder.js'
 import { installShutdownSignals } from './shutdown-signals.js'
 import { mapRecording } from './source-maps/map-recording.js'
+import { defaultCpuIntervalUs } from './cpu-interval.js'
 import { SourceMapCache } from './source-maps/source-map-cache.js'
 import { HeaderTrigger, type HeaderTriggerStatus } from './trigger/header-trigger.js'
 import { AutomaticTriggers, type RuleStatus } from './automatic/automatic-triggers.js'
@@ -446,7 +447,7 @@ export class TripwireController {
   private startRecorder(request: NormalizedCaptureRequest): Promise<Recorder> {
     switch (request.kind) {
       case 'cpu':
-        return startCpuRecorder(request.samplingIntervalUs ?? this.config.cpu.samplingIntervalUs)
+        return startCpuRecorder(request.samplingIntervalUs ?? defaultCpuIntervalUs(undefined))
       case 'heap':
         return startHeapRecorder(this.config.heap)
       case 'heapsnapshot':

@@ -50,6 +50,7 @@ export type { ErrorCode } from './errors.js'
 export { CAPTURE_ID_PATTERN, assertCaptureId, createCaptureId, isCaptureId } from './capture-id.js'
 export { CAPTURE_KINDS, captureFileName, isCaptureKind } from './capture-kinds.js'
 export { HARD_MAX_DURATION_MS } from './config.js'
+export { defaultCpuIntervalUs, DEFAULT_WINDOW_SAMPLES } from './cpu-interval.js'
 export { LocalDiskSink } from './sinks/local-disk.js'
 export type {
   LocalDiskFileHandle,

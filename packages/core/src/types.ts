@@ -175,8 +175,9 @@ export interface LimitsOptions {
 
 export interface CpuOptions {
   /**
-   * The CPU sampling interval asked of V8, in µs, within [100, 100000].
-   * @default 1000
+   * The CPU sampling interval asked of V8, in µs, within [100, 100000], for every capture that asks for none.
+   * @default chosen per capture: a window gets about 3,000 samples, at 1–10 ms (a 30 s window every 10 ms,
+   * 10 s every 3.3 ms); a capture without a planned length (one request, or until stopped) every 1 ms
    */
   samplingIntervalUs?: number
 }

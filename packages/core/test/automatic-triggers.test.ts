@@ -370,7 +370,7 @@ describe('SLO rules', () => {
         reason: 'p99 300ms > 250ms on GET /users/:id (window 60s, n=150)',
       })
       assert.equal(running.kind, 'cpu')
-      assert.deepEqual(running.requested, { durationMs: 10_000, mode: 'window', samplingIntervalUs: 1000 })
+      assert.deepEqual(running.requested, { durationMs: 10_000, mode: 'window', samplingIntervalUs: 3300 })
       assert.deepEqual(running.request, { method: 'GET', route: '/users/:id' })
       assert.deepEqual(running.slo, {
         route: 'GET /users/:id',

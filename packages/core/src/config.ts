@@ -9,7 +9,7 @@ import { checkLabels } from './labels.js'
 import { defaultLogger } from './logger.js'
 import { OptionChecker } from './option-checks.js'
 import { LocalDiskSink } from './sinks/local-disk.js'
-import type { AdminAction, Logger, Sink, TripwireOptions } from './types.js'
+import type { AdminAction, AuditEvent, Logger, Sink, TripwireOptions } from './types.js'
 
 /** No option can raise a capture past five minutes: V8 keeps every sample in memory until stop. */
 export const HARD_MAX_DURATION_MS = 300_000
@@ -41,6 +41,8 @@ export interface ResolvedConfig {
   }>
   readonly labels: Readonly<Record<string, string>>
   readonly logger: Logger
+  /** The `audit` option, fenced: undefined logs each event at info level instead. */
+  readonly audit: ((event: AuditEvent) => void) | undefined
   readonly shutdownSignals: readonly NodeJS.Signals[]
   readonly closeTimeoutMs: number
   readonly keys: KeySet
@@ -77,6 +79,7 @@ const TOP_LEVEL_KEYS = [
   'heapSnapshot',
   'labels',
   'logger',
+  'audit',
   'shutdownSignals',
   'closeTimeoutMs',
   'keys',
@@ -196,6 +199,7 @@ export function resolveConfig(options: unknown): ResolvedConfig {
     },
     labels: checkConfigLabels(check, raw.labels),
     logger: raw.logger === undefined ? defaultLogger : fenced(checkLogger(check, raw.logger)),
+    audit: checkAuditHook(check, raw.audit),
     shutdownSignals: checkSignals(check, raw.shutdownSignals),
     closeTimeoutMs: check.integer('closeTimeoutMs', raw.closeTimeoutMs, 5000, 1, 600_000),
     keys,
@@ -325,6 +329,12 @@ function checkSink(check: OptionChecker, value: unknown): Sink {
     )
   }
   return value as Sink
+}
+
+function checkAuditHook(check: OptionChecker, value: unknown): ((event: AuditEvent) => void) | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'function') check.fail('audit', 'must be a function (event) => void')
+  return value as (event: AuditEvent) => void
 }
 
 function checkLogger(check: OptionChecker, value: unknown): Logger {

@@ -18,10 +18,12 @@ import { installShutdownSignals } from './shutdown-signals.js'
 import { mapRecording } from './source-maps/map-recording.js'
 import { defaultCpuIntervalUs } from './cpu-interval.js'
 import { SourceMapCache } from './source-maps/source-map-cache.js'
+import { AuditTrail } from './audit/audit-trail.js'
 import { HeaderTrigger, type HeaderTriggerStatus } from './trigger/header-trigger.js'
 import { AutomaticTriggers, type RuleStatus } from './automatic/automatic-triggers.js'
 import { RouteLatencyTable, type RouteLatencyStats } from './latency/route-latency.js'
 import type {
+  AuditStatus,
   CaptureMeta,
   CaptureRequestInfo,
   SinkListPage,
@@ -101,6 +103,8 @@ export interface TripwireStatus {
   dryRun: boolean
   /** Per route template over the last minute: count and p50/p90/p99 in ms. */
   routes: RouteLatencyStats[]
+  /** What the audit trail has recorded. */
+  audit: AuditStatus
   /** What the sink reports of itself, when it can (uploads pending, last error). */
   sink?: object
 }
@@ -138,6 +142,8 @@ export class TripwireController {
   readonly config: ResolvedConfig
   /** The signed `x-trigger-profile` header, checked by every adapter before a request's handler. */
   readonly headerTrigger: HeaderTrigger
+  /** Every trigger decision, download, view, stop and delete (see the `audit` option). */
+  readonly audit: AuditTrail
   private readonly budget: CaptureBudget
   /** Per-route latency windows, one table per window length the SLO rules use (60 s for status always). */
   private readonly latency = new Map<number, RouteLatencyTable>()
@@ -176,6 +182,7 @@ export class TripwireController {
 
   constructor(options: TripwireOptions) {
     this.config = resolveConfig(options)
+    this.audit = new AuditTrail(this.config.logger, this.config.audit)
     this.budget = new CaptureBudget(this.config.limits.capturesPerHour, this.config.limits.cooldownMs)
     this.headerTrigger = new HeaderTrigger(this)
     this.latencyTable(STATUS_WINDOW_MS)
@@ -202,6 +209,31 @@ export class TripwireController {
    * concurrent callers in one tick cannot both win.
    */
   async start(input?: StartCaptureRequest): Promise<CaptureHandle> {
+    const trigger = input?.trigger
+    const who = {
+      trigger: trigger?.type ?? 'api',
+      reason: typeof trigger?.reason === 'string' ? trigger.reason : 'programmatic capture',
+      ...(typeof trigger?.subject === 'string' && { subject: trigger.subject }),
+      ...(input?.kind !== undefined && { kind: input.kind }),
+    }
+    try {
+      const handle = await this.startCapture(input)
+      this.audit.record({
+        type: 'trigger',
+        outcome: 'allowed',
+        ...who,
+        kind: handle.meta.kind,
+        captureId: handle.id,
+      })
+      return handle
+    } catch (error) {
+      const code = isTripwireError(error) ? error.code : ErrorCodes.INSPECTOR_FAILED
+      this.audit.record({ type: 'trigger', outcome: 'refused', ...who, code })
+      throw error
+    }
+  }
+
+  private async startCapture(input: StartCaptureRequest | undefined): Promise<CaptureHandle> {
     if (this.closing !== undefined) throw this.refuse('closed', ErrorCodes.CLOSED, 'tripwire is closed')
     let request: NormalizedCaptureRequest
     try {
@@ -380,6 +412,7 @@ export class TripwireController {
       rules: this.automatic.status(),
       dryRun: this.config.triggers.dryRun,
       routes: this.latencyTable(STATUS_WINDOW_MS).stats(),
+      audit: this.audit.status(),
     }
     const sinkStatus = this.sinkStatus()
     if (sinkStatus !== undefined) status.sink = sinkStatus
@@ -404,6 +437,7 @@ export class TripwireController {
   private async shutdown(): Promise<void> {
     this.removeSignalHandlers()
     this.automatic.stop()
+    this.audit.flush()
     if (this.active !== undefined) void this.end(this.active, 'aborted')
     const deadline = performance.now() + this.config.closeTimeoutMs
     const stored = await settlesBefore(Promise.allSettled([...this.storing.values()]), deadline)

@@ -74,6 +74,9 @@ export { GC_PRESSURE_SHARE, MOSTLY_IDLE_SHARE, renderTop, topFunctions } from '.
 export type { TopFunction, TopOptions } from './formats/top.js'
 export type {
   CaptureErrorInfo,
+  AuditEvent,
+  AuditRefusalSource,
+  AuditStatus,
   CaptureKind,
   CaptureMeta,
   CaptureMode,

@@ -387,6 +387,13 @@ export interface TripwireOptions {
    */
   logger?: Logger
   /**
+   * Receives the audit trail: every trigger decision, download, view, stop and delete, as a structured event.
+   * Default: each event is logged at info level as `tripwire: audit`. Refusals of requests that prove no
+   * identity (forged or malformed trigger tokens, failed admin authentication) are summed and reported once
+   * per 10 s. A hook that throws is logged, never fails the request.
+   */
+  audit?: (event: AuditEvent) => void
+  /**
    * Signals on which Tripwire stops and stores a running capture, then lets the signal take its usual course.
    * Off by default: installing a signal handler changes how an application shuts down.
    * @default []
@@ -437,4 +444,58 @@ export interface StartCaptureRequest {
   samplingIntervalUs?: number
   request?: CaptureRequestInfo
   slo?: CaptureSloInfo
+}
+
+/** Where refusals without a proven identity come from. */
+export type AuditRefusalSource = 'header' | 'admin'
+
+/** What every audit event carries. */
+interface AuditEventBase {
+  /** ISO 8601. */
+  at: string
+  outcome: 'allowed' | 'refused'
+}
+
+/** One entry of the audit trail (see the `audit` option). */
+export type AuditEvent =
+  | (AuditEventBase & {
+      /** A capture was asked for: by a signed header, the admin API, an automatic rule or the API. */
+      type: 'trigger'
+      trigger: TriggerType
+      /** Who asked: the token's `sub`, the admin caller, the rule. */
+      subject?: string
+      /** Why the capture was asked for. */
+      reason: string
+      kind?: CaptureKind
+      /** The capture started (allowed). */
+      captureId?: string
+      /** Why it was refused: an error code such as ERR_TRIPWIRE_BUSY. */
+      code?: string
+    })
+  | (AuditEventBase & {
+      /** A capture's body was sent (`download`), its viewer page opened (`view`), it was stopped or deleted. */
+      type: 'download' | 'view' | 'stop' | 'delete'
+      captureId: string
+      subject?: string
+      /** How the caller was let in: a Bearer token, a signed link, the authorize hook, or no auth at all. */
+      via?: string
+      /** `download`: `native` or `pprof`. */
+      format?: string
+      /** Refused: an error code (not found, not ready, …). */
+      code?: string
+    })
+  | (AuditEventBase & {
+      /** Refusals without a proven identity over `intervalMs`, by reason. */
+      type: 'refusals'
+      source: AuditRefusalSource
+      counts: Record<string, number>
+      intervalMs: number
+    })
+
+/** `status().audit`: what the audit trail has recorded since start. */
+export interface AuditStatus {
+  events: number
+  byType: Partial<Record<AuditEvent['type'], number>>
+  /** Refusals without a proven identity, each counted (they are reported summed). */
+  refusedUnidentified: number
 }

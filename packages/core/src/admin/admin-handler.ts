@@ -85,6 +85,7 @@ class AdminApi {
     // Every path under the prefix needs credentials, so that nothing (not even which ids exist) leaks.
     const verdict = await this.auth.authorize(req, action, url, linkId)
     if (!verdict.ok) {
+      this.controller.audit.refusedUnidentified('admin', verdict.reason)
       // an unread body would keep the connection busy for a caller who may not send one
       const close: ResponseHeaders = requestHasBody(req) ? { connection: 'close' } : {}
       if (verdict.status === 401) return this.unauthorized(res, verdict.message, close)
@@ -152,16 +153,48 @@ class AdminApi {
         if (method === 'POST') return this.startCapture(req, res, subject, base)
         return sendJson(res, 200, await listCaptures(this.controller, parseListQuery(params)))
       case 'capture':
-        if (method === 'DELETE') return this.deleteCapture(res, route.id, subject)
+        if (method === 'DELETE') {
+          return this.audited('delete', route.id, subject, () => this.deleteCapture(res, route.id, subject))
+        }
         return this.sendMeta(res, route.id, caller, base)
       case 'stop':
-        return this.stopCapture(res, route.id, subject)
+        return this.audited('stop', route.id, subject, () => this.stopCapture(res, route.id, subject))
       case 'profile':
-        return this.sendProfile(res, route.id, params)
+        return this.audited(
+          'download',
+          route.id,
+          subject,
+          () => this.sendProfile(res, route.id, params),
+          params.get('format') ?? 'native',
+        )
       case 'flamegraph':
         if (route.asset !== undefined) return sendViewerAsset(res, route.asset)
-        return this.sendFlamegraph(res, route.id, caller, base)
+        return this.audited('view', route.id, subject, () => this.sendFlamegraph(res, route.id, caller, base))
     }
+  }
+
+  /** Runs what was asked of one capture, and puts it in the audit trail, allowed or refused (with the code). */
+  private async audited(
+    type: 'download' | 'view' | 'stop' | 'delete',
+    captureId: string,
+    subject: string | undefined,
+    action: () => Promise<void>,
+    format?: string,
+  ): Promise<void> {
+    const event = {
+      type,
+      captureId,
+      ...(subject !== undefined && { subject }),
+      ...(format !== undefined && { format: format.slice(0, 32) }),
+    }
+    try {
+      await action()
+    } catch (error) {
+      const code = isTripwireError(error) ? error.code : ErrorCodes.INTERNAL
+      this.controller.audit.record({ ...event, outcome: 'refused', code })
+      throw error
+    }
+    this.controller.audit.record({ ...event, outcome: 'allowed' })
   }
 
   private async startCapture(

@@ -78,6 +78,7 @@ export class HeaderTrigger {
     const checked = this.check(Array.isArray(value) ? value.join(',') : value)
     if ('reason' in checked) {
       this.counts.rejected[checked.reason] = (this.counts.rejected[checked.reason] ?? 0) + 1
+      this.controller.audit.refusedUnidentified('header', checked.reason)
       setHeader(res, STATUS_HEADER, 'rejected')
       return undefined
     }

@@ -67,6 +67,8 @@ export interface ResolvedAdminConfig {
   readonly maxTokenTtlSec: number
   readonly linkTtlSec: number
   readonly bodyLimitBytes: number
+  /** A listener of its own for the admin API; the adapters then leave it off the application's port. */
+  readonly listen: Readonly<{ port: number; host: string }> | undefined
 }
 
 const TOP_LEVEL_KEYS = [
@@ -277,6 +279,7 @@ function resolveAdmin(check: OptionChecker, value: unknown, haveKeys: boolean): 
     'maxTokenTtlSec',
     'linkTtlSec',
     'bodyLimitBytes',
+    'listen',
   ])
   if (admin.authorize !== undefined && typeof admin.authorize !== 'function') {
     check.fail('admin.authorize', 'must be a function (req, action) => boolean | Promise<boolean>')
@@ -308,6 +311,21 @@ function resolveAdmin(check: OptionChecker, value: unknown, haveKeys: boolean): 
     maxTokenTtlSec: check.integer('admin.maxTokenTtlSec', admin.maxTokenTtlSec, 3600, 1, 7 * 24 * 3600),
     linkTtlSec: check.integer('admin.linkTtlSec', admin.linkTtlSec, 300, 10, 3600),
     bodyLimitBytes: check.integer('admin.bodyLimitBytes', admin.bodyLimitBytes, 16 * 1024, 256, 1024 * 1024),
+    listen: resolveAdminListen(check, admin.listen),
+  }
+}
+
+function resolveAdminListen(
+  check: OptionChecker,
+  value: unknown,
+): { port: number; host: string } | undefined {
+  if (value === undefined) return undefined
+  const listen = check.object('admin.listen', value, ['port', 'host'])
+  if (listen.port === undefined) check.fail('admin.listen.port', 'is required (0 picks a free port)')
+  return {
+    port: check.integer('admin.listen.port', listen.port, 0, 0, 65_535),
+    // loopback unless told otherwise: the point of a separate listener is to keep the API off public interfaces
+    host: check.string('admin.listen.host', listen.host, '127.0.0.1'),
   }
 }
 

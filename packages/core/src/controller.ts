@@ -19,6 +19,8 @@ import { mapRecording } from './source-maps/map-recording.js'
 import { defaultCpuIntervalUs } from './cpu-interval.js'
 import { SourceMapCache } from './source-maps/source-map-cache.js'
 import { AuditTrail } from './audit/audit-trail.js'
+import { createAdminHandler } from './admin/admin-handler.js'
+import { AdminListener, type AdminAddress } from './admin/admin-listener.js'
 import { HeaderTrigger, type HeaderTriggerStatus } from './trigger/header-trigger.js'
 import { AutomaticTriggers, type RuleStatus } from './automatic/automatic-triggers.js'
 import { RouteLatencyTable, type RouteLatencyStats } from './latency/route-latency.js'
@@ -161,6 +163,8 @@ export class TripwireController {
   /** Start failures are warned about once per code: a misconfigured process must not flood its logs. */
   private readonly warnedCodes = new Set<string>()
   private readonly removeSignalHandlers: () => void
+  /** The admin API's own listener, with `admin.listen`. */
+  private readonly adminListener: AdminListener | undefined
   private readonly counters: TripwireCounters = {
     started: 0,
     completed: 0,
@@ -196,6 +200,11 @@ export class TripwireController {
     this.sourceMaps = this.config.sourceMaps.enabled
       ? new SourceMapCache({ roots: [...this.config.sourceMaps.roots] })
       : undefined
+    const { admin } = this.config
+    this.adminListener =
+      admin !== false && admin.listen !== undefined
+        ? new AdminListener(createAdminHandler(this), admin.listen, admin.prefix, this.config.logger)
+        : undefined
     this.removeSignalHandlers = installShutdownSignals(
       this.config.shutdownSignals,
       () => this.close(),
@@ -429,6 +438,23 @@ export class TripwireController {
    * Stops a running capture (stored as `aborted`), then waits for every capture to reach the sink and for the
    * sink to close, all within `closeTimeoutMs`. Later `start()` calls are refused. Idempotent.
    */
+  /**
+   * Where the admin API's own listener (`admin.listen`) accepts connections, once it does. Rejects with
+   * ERR_TRIPWIRE_ADMIN_LISTEN_FAILED when it could not listen, and ERR_TRIPWIRE_INVALID_REQUEST when the admin
+   * API has no listener of its own (it is served on the application's port, or not at all).
+   */
+  adminAddress(): Promise<AdminAddress> {
+    if (this.adminListener === undefined) {
+      return Promise.reject(
+        new TripwireError(
+          ErrorCodes.INVALID_REQUEST,
+          'the admin API has no listener of its own: set admin.listen to serve it on a separate port',
+        ),
+      )
+    }
+    return this.adminListener.address()
+  }
+
   close(): Promise<void> {
     this.closing ??= this.shutdown()
     return this.closing
@@ -438,6 +464,7 @@ export class TripwireController {
     this.removeSignalHandlers()
     this.automatic.stop()
     this.audit.flush()
+    await this.adminListener?.close()
     if (this.active !== undefined) void this.end(this.active, 'aborted')
     const deadline = performance.now() + this.config.closeTimeoutMs
     const stored = await settlesBefore(Promise.allSettled([...this.storing.values()]), deadline)

@@ -64,6 +64,7 @@ export const ErrorCodes = {
   CAPTURE_STATE: 'ERR_TRIPWIRE_CAPTURE_STATE',
   /** Admin API: an unexpected failure; the details are in the service's log, not the response (HTTP 500). */
   INTERNAL: 'ERR_TRIPWIRE_INTERNAL',
+  ADMIN_LISTEN_FAILED: 'ERR_TRIPWIRE_ADMIN_LISTEN_FAILED',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]

@@ -10,7 +10,7 @@ export type RequestDisposition = 'next' | 'handled'
 /** Everything an HTTP framework adapter needs, on plain `node:http` objects. */
 export interface TripwireHttp {
   readonly controller: TripwireController
-  /** The admin API, or `undefined` when it is not mounted. */
+  /** The admin API, or `undefined` when it is not mounted here (off, or on its own listener). */
   readonly admin: AdminHandler | undefined
   /**
    * Call for every request before the application's handler. Answers admin requests, starts captures for
@@ -27,8 +27,11 @@ export interface TripwireHttp {
 /** Creates the controller (or adopts one) and the request hook around it. */
 export function createTripwireHttp(options: TripwireOptions | TripwireController): TripwireHttp {
   const controller = isController(options) ? options : createTripwire(options)
-  const admin = controller.config.admin === false ? undefined : createAdminHandler(controller)
-  const prefix = controller.config.admin === false ? undefined : controller.config.admin.prefix
+  // with admin.listen the controller serves the admin API on its own listener, never on the application's port
+  const config = controller.config.admin
+  const mounted = config !== false && config.listen === undefined
+  const admin = mounted ? createAdminHandler(controller) : undefined
+  const prefix = mounted ? config.prefix : undefined
   const trigger = controller.headerTrigger
 
   return {

@@ -287,6 +287,13 @@ export interface AdminOptions {
    * @default 16384
    */
   bodyLimitBytes?: number
+  /**
+   * Serve the admin API on a listener of its own (say, loopback or a private interface) instead of the
+   * application's port: the adapters then leave it off the application. `port: 0` picks a free port;
+   * `controller.adminAddress()` says where it listens.
+   * @default undefined (mounted by the adapter on the application's port); `host` defaults to '127.0.0.1'
+   */
+  listen?: { port: number; host?: string }
 }
 
 /** What an automatic trigger captures when it fires. */

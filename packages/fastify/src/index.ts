@@ -29,7 +29,8 @@ const plugin: FastifyPluginAsync<TripwirePluginOptions> = async (fastify, option
   const controller = 'controller' in options ? options.controller : createTripwire(options)
   fastify.decorate('tripwire', controller)
 
-  if (controller.config.admin !== false) {
+  // with admin.listen the controller serves the admin API on its own listener, not on this server
+  if (controller.config.admin !== false && controller.config.admin.listen === undefined) {
     await registerAdminRoutes(fastify, controller.config.admin.prefix, createAdminHandler(controller))
   }
 

@@ -26,14 +26,14 @@ export class AuditTrail {
   ) {}
 
   record(event: Recorded): void {
-    this.emit({ ...event, at: new Date().toISOString() } as AuditEvent)
+    this.emit({ ...event, at: new Date().toISOString() })
   }
 
   /** A refusal of a request that proved no identity: summed, and reported with the others of its interval. */
   refusedUnidentified(source: AuditRefusalSource, reason: string): void {
     this.counts.refusedUnidentified++
     let byReason = this.pending.get(source)
-    if (byReason === undefined) this.pending.set(source, (byReason = new Map()))
+    if (byReason === undefined) this.pending.set(source, (byReason = new Map<string, number>()))
     byReason.set(reason, (byReason.get(reason) ?? 0) + 1)
     // the first refusal of an interval arms the report; unref'd, so it never keeps a process alive
     this.timer ??= setTimeout(() => this.flush(), AUDIT_REFUSAL_INTERVAL_MS).unref()

@@ -30,6 +30,8 @@ export interface HeaderTriggerStatus {
   /** Verified tokens whose capture could not start for another reason, by error code. */
   failed: Partial<Record<string, number>>
   replayCacheSize: number
+  /** Forged tokens remembered (at most 1,024), refused again without cryptography. */
+  forgedCacheSize: number
 }
 
 /** Tells the route template (never the raw URL) once the framework has matched the route. */
@@ -58,7 +60,15 @@ export class HeaderTrigger {
       clockToleranceSec: token.clockToleranceSec,
       scope: TRIGGER_SCOPE,
     }
-    this.counts = { accepted: 0, busy: 0, rateLimited: 0, rejected: {}, failed: {}, replayCacheSize: 0 }
+    this.counts = {
+      accepted: 0,
+      busy: 0,
+      rateLimited: 0,
+      rejected: {},
+      failed: {},
+      replayCacheSize: 0,
+      forgedCacheSize: 0,
+    }
   }
 
   /**
@@ -86,7 +96,11 @@ export class HeaderTrigger {
   }
 
   status(): HeaderTriggerStatus {
-    return { ...structuredClone(this.counts), replayCacheSize: this.replay.size }
+    return {
+      ...structuredClone(this.counts),
+      replayCacheSize: this.replay.size,
+      forgedCacheSize: this.forged.size,
+    }
   }
 
   private check(token: string): { request: TriggerRequest } | { reason: HeaderRejection } {

@@ -236,3 +236,57 @@ describe('replay cache', () => {
     assert.equal(cache.size, 2)
   })
 })
+
+describe('mintToken refuses what it cannot sign, with a coded error', () => {
+  const base = { kid: 'k', audience: 'checkout', scope: 'profiles:trigger', ttlSec: 60 }
+  const cases: [string, () => unknown, RegExp][] = [
+    [
+      'an asymmetric algorithm with a secret',
+      () => mintToken({ ...base, key: SECRET, algorithm: 'ES256' }),
+      /needs a private key/,
+    ],
+    [
+      'ES384 with a P-256 key',
+      () => mintToken({ ...base, key: pairs[2]!.keys.privateKey, algorithm: 'ES384' }),
+      /cannot sign ES384; it signs ES256/,
+    ],
+    [
+      'an RSA key under 2048 bits',
+      () => mintToken({ ...base, key: generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey }),
+      /1024 bits; 2048 or more/,
+    ],
+  ]
+  for (const [name, mint, message] of cases) {
+    test(name, () => {
+      assert.throws(
+        mint,
+        (error) =>
+          isTripwireError(error) && error.code === ErrorCodes.INVALID_OPTIONS && message.test(error.message),
+      )
+    })
+  }
+
+  test('every algorithm it signs verifies, and so do tokens signed by jsonwebtoken', () => {
+    for (const algorithm of ['HS256', 'HS384', 'HS512'] as const) {
+      const keys = resolveKeySet(check, [{ kid: 'k', secret: SECRET, algorithms: [algorithm] }])
+      assert.ok(
+        verifyToken(mintToken({ ...base, key: SECRET, algorithm }), keys, expect, now()).ok,
+        algorithm,
+      )
+    }
+    const rsa = pairs[0]!.keys
+    for (const algorithm of ['RS256', 'RS512', 'PS256', 'PS512'] as const) {
+      const keys = resolveKeySet(check, [{ kid: 'k', publicKey: rsa.publicKey, algorithms: [algorithm] }])
+      assert.ok(
+        verifyToken(mintToken({ ...base, key: rsa.privateKey, algorithm }), keys, expect, now()).ok,
+        algorithm,
+      )
+      const byLibrary = jwt.sign(
+        { aud: 'checkout', scope: 'profiles:trigger', exp: Math.floor(now()) + 60 },
+        rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }),
+        { algorithm, keyid: 'k' },
+      )
+      assert.ok(verifyToken(byLibrary, keys, expect, now()).ok, `${algorithm} signed by jsonwebtoken`)
+    }
+  })
+})

@@ -21,7 +21,7 @@ export function mintPlannedToken(plan: TokenPlan, io: CommandIo): string {
       claims: plan.claims,
     })
   } catch (error) {
-    // e.g. an RSA key shorter than 2048 bits, which jsonwebtoken refuses to sign with
+    // e.g. an RSA key shorter than 2048 bits, or a key that cannot make the algorithm asked for
     throw runtimeError(
       `cannot sign the token: ${oneLine(error instanceof Error ? error.message : String(error))}`,
     )

@@ -1,3 +1,4 @@
+import { didYouMean } from '../did-you-mean.js'
 import { isCaptureId } from '../capture-id.js'
 import { isTriggerType, TRIGGER_TYPES } from '../capture-request.js'
 import { CAPTURE_KINDS, isCaptureKind } from '../capture-kinds.js'
@@ -25,8 +26,22 @@ export interface ListPage {
   nextCursor?: string
 }
 
+const LIST_PARAMETERS = ['limit', 'cursor', 'kind', 'trigger'] as const
+
 /** Validates `?limit=&cursor=&kind=&trigger=`; anything out of shape is a 400, never silently ignored. */
 export function parseListQuery(params: URLSearchParams): ListQuery {
+  for (const name of LIST_PARAMETERS) {
+    if (params.getAll(name).length > 1) invalid(`${name} may be given once`)
+  }
+  for (const name of params.keys()) {
+    if (!(LIST_PARAMETERS as readonly string[]).includes(name)) {
+      // a misspelt filter silently ignored would list everything and look like an answer
+      const hint = didYouMean(name, LIST_PARAMETERS)
+      invalid(
+        `${show(name)} is not a list parameter${hint ? `; did you mean "${hint}"?` : ''}; they are ${LIST_PARAMETERS.join(', ')}`,
+      )
+    }
+  }
   const query: ListQuery = { limit: LIST_LIMIT.default }
   const limit = params.get('limit')
   if (limit !== null) {

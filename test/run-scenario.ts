@@ -24,6 +24,11 @@ export interface Scenario {
   /** performance.now() when the first line arrived. */
   resultAt(): number
   /**
+   * The stdout line at `index` (0 is the result), parsed: for scenarios that report in phases. Rejects like
+   * `result()` when the child ends before printing it.
+   */
+  line<T>(index: number): Promise<T>
+  /**
    * Resolves when the child has exited and its output is read; rejects when it exited with a non-zero code,
    * or had to be killed on timeout. A child ended by a signal resolves: some scenarios are about signals.
    */
@@ -74,6 +79,32 @@ export function runScenario(script: string, args: string[], options: ScenarioOpt
   })
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
 
+  const lines: string[] = []
+  const lineWaiters: { index: number; resolve: (line: string) => void; reject: (error: Error) => void }[] = []
+  let linesEnded = false
+  child.stdout?.on('data', () => {
+    const complete = stdout.split('\n').slice(0, -1)
+    lines.splice(0, lines.length, ...complete)
+    for (const waiter of lineWaiters.filter(({ index }) => index < lines.length)) {
+      lineWaiters.splice(lineWaiters.indexOf(waiter), 1)
+      waiter.resolve(lines[waiter.index]!)
+    }
+  })
+  const endedEarly = (index: number) =>
+    new Error(
+      `the scenario ended (code ${child.exitCode}, signal ${child.signalCode}) before printing line ${index}: ` +
+        describeChild(),
+    )
+  child.once('close', () => {
+    linesEnded = true
+    for (const waiter of lineWaiters.splice(0)) waiter.reject(endedEarly(waiter.index))
+  })
+  const printedLine = (index: number): Promise<string> => {
+    if (index < lines.length) return Promise.resolve(lines[index]!)
+    if (linesEnded) return Promise.reject(endedEarly(index))
+    return new Promise((resolve, reject) => lineWaiters.push({ index, resolve, reject }))
+  }
+
   const exited = new Promise<Exit>((resolve, reject) => {
     let exit: Exit | undefined
     const timer = setTimeout(() => {
@@ -105,6 +136,7 @@ export function runScenario(script: string, args: string[], options: ScenarioOpt
     child,
     result: async <T>() => JSON.parse(await firstLine) as T,
     resultAt: () => lineAt,
+    line: async <T>(index: number) => JSON.parse(await printedLine(index)) as T,
     exited: checkedExit,
   }
 }

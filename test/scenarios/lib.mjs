@@ -45,3 +45,54 @@ export class MemoryLogger {
   warn = (message, fields) => this.lines.push({ level: 'warn', message, fields })
   error = (message, fields) => this.lines.push({ level: 'error', message, fields })
 }
+
+/**
+ * What a CPU profile says about itself: whether it is well formed (nodes, one time delta per sample, every
+ * sample naming a node) and, for each of `functionNames`, how many samples had it anywhere on the stack. On
+ * the stack rather than at the leaf: a frame's self time can land on the function it calls, or (for a loop
+ * compiled before the profiler started) on its caller.
+ */
+export function cpuProfileFacts(profile, functionNames) {
+  const nodes = Array.isArray(profile?.nodes) ? profile.nodes : []
+  const samples = Array.isArray(profile?.samples) ? profile.samples : []
+  const byId = new Map(nodes.map((node) => [node.id, node]))
+  const parentOf = new Map()
+  for (const node of nodes) for (const child of node.children ?? []) parentOf.set(child, node.id)
+  const onStack = Object.fromEntries(functionNames.map((name) => [name, 0]))
+  for (const sample of samples) {
+    const seen = new Set()
+    // bounded by the tree's size, so a malformed profile with a cycle cannot loop forever
+    for (
+      let id = sample, depth = 0;
+      id !== undefined && depth <= nodes.length;
+      id = parentOf.get(id), depth++
+    ) {
+      const name = byId.get(id)?.callFrame?.functionName
+      if (name !== undefined && Object.hasOwn(onStack, name)) seen.add(name)
+    }
+    for (const name of seen) onStack[name]++
+  }
+  const wellFormed =
+    nodes.length > 0 &&
+    samples.length > 0 &&
+    profile.timeDeltas?.length === samples.length &&
+    samples.every((id) => byId.has(id)) &&
+    profile.endTime >= profile.startTime
+  return { nodes: nodes.length, samples: samples.length, wellFormed, onStack }
+}
+
+/** Reads a stream to its end. */
+export async function readAll(stream) {
+  const chunks = []
+  for await (const chunk of stream) chunks.push(chunk)
+  return Buffer.concat(chunks)
+}
+
+/** Polls `condition` every 20 ms until it holds; throws, naming `what`, after `timeoutMs`. */
+export async function waitUntil(what, condition, timeoutMs = 15_000) {
+  const end = performance.now() + timeoutMs
+  while (!(await condition())) {
+    if (performance.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}

@@ -65,11 +65,21 @@ const FULL: Plan = {
     ).map((server) => cell(server)),
   },
 }
+// A smoke test: every framework, server kind and traffic kind once, in under a minute
 const QUICK: Plan = {
   rounds: 2,
-  roundSec: 0.5,
-  warmupSec: 0.25,
-  cells: { tiny: TINY_CELLS, cpu: (['idle', 'cpu-capture', 'peer'] as const).map((server) => cell(server)) },
+  roundSec: 0.4,
+  warmupSec: 0.2,
+  cells: {
+    tiny: [
+      cell('bare'),
+      cell('bare', 'replayed'),
+      cell('idle'),
+      cell('idle', 'replayed'),
+      cell('idle', 'fresh'),
+    ],
+    cpu: (['idle', 'cpu-capture', 'peer'] as const).map((server) => cell(server)),
+  },
 }
 
 /** A figure: one cell over another (its baseline), per round, on one handler. */

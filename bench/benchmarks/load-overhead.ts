@@ -54,10 +54,12 @@ const TINY_CELLS = [
   cell('idle', 'fresh'),
 ]
 
+// 13 cells per framework: ~2.5 s each per round with autocannon's own start and stop, which the budget of
+// 10 minutes for the whole run sets
 const FULL: Plan = {
   rounds: 5,
-  roundSec: 1.5,
-  warmupSec: 1,
+  roundSec: 1.2,
+  warmupSec: 0.6,
   cells: {
     tiny: TINY_CELLS,
     cpu: (

@@ -96,3 +96,17 @@ export async function waitUntil(what, condition, timeoutMs = 15_000) {
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
+
+/**
+ * The S3 client settings of the scenarios' local S3-compatible store: path-style, test credentials, and one
+ * attempt, so that an unreachable store fails fast and the sink's own retry is what is under test.
+ */
+export function localS3ClientConfig(endpoint) {
+  return {
+    endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'tripwire-test', secretAccessKey: 'tripwire-test-secret' },
+    maxAttempts: 1,
+  }
+}

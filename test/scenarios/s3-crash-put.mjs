@@ -5,19 +5,13 @@ import { createHash, randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { CAPTURE_KINDS, captureFileName, createCaptureId } from '@tripwire/core'
 import { S3Sink } from '@tripwire/core/s3'
-import { printResult } from './lib.mjs'
+import { printResult, localS3ClientConfig } from './lib.mjs'
 
 const [endpoint, bucket, spoolDir] = process.argv.slice(2)
 
 const sink = new S3Sink({
   bucket,
-  clientConfig: {
-    endpoint,
-    forcePathStyle: true,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'tripwire-test', secretAccessKey: 'tripwire-test-secret' },
-    maxAttempts: 1,
-  },
+  clientConfig: localS3ClientConfig(endpoint),
   spool: { dir: spoolDir },
   retry: { baseMs: 50, maxMs: 200 },
   onError: () => {},

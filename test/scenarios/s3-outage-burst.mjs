@@ -6,7 +6,13 @@
 import { readdir } from 'node:fs/promises'
 import { createTripwire } from '@tripwire/core'
 import { S3Sink } from '@tripwire/core/s3'
-import { MemoryLogger, printResult, tripwireScenarioBusyWork, waitUntil } from './lib.mjs'
+import {
+  MemoryLogger,
+  printResult,
+  tripwireScenarioBusyWork,
+  waitUntil,
+  localS3ClientConfig,
+} from './lib.mjs'
 
 const [endpoint, bucket, spoolDir, countText] = process.argv.slice(2)
 const count = Number(countText)
@@ -16,14 +22,7 @@ const PARENT_MS = 15_000
 const sinkErrors = []
 const sink = new S3Sink({
   bucket,
-  clientConfig: {
-    endpoint,
-    forcePathStyle: true,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'tripwire-test', secretAccessKey: 'tripwire-test-secret' },
-    // an unreachable store must fail fast: the sink's own retry is what is under test
-    maxAttempts: 1,
-  },
+  clientConfig: localS3ClientConfig(endpoint),
   spool: { dir: spoolDir },
   retry: { baseMs: 50, maxMs: 250 },
   onError: (error) => sinkErrors.push({ code: error.code, message: error.message }),

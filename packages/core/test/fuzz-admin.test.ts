@@ -24,7 +24,8 @@ import { TRIGGER_TYPES } from '../src/capture-request.js'
 import { createAdminHandler, type AdminHandler } from '../src/admin/admin-handler.js'
 import { createTripwire, type TripwireController } from '../src/controller.js'
 import { ErrorCodes, isTripwireError } from '../src/errors.js'
-import { LocalDiskSink, type LocalDiskFileSystem } from '../src/sinks/local-disk.js'
+import { LocalDiskSink } from '../src/sinks/local-disk.js'
+import { recordingFs } from './fixtures/recording-fs.js'
 import type { CaptureKind, CaptureMeta, Logger, TriggerType } from '../src/types.js'
 
 const SECRET = 'the-admin-secret-of-at-least-32-bytes-long!'
@@ -208,23 +209,6 @@ const agent = new Agent({ keepAlive: true, maxSockets: 4 })
 let linkToken: string
 const SENTINELS: Record<string, string> = {}
 
-/** node:fs/promises, recording each path it is given. */
-function recordingFs(): LocalDiskFileSystem {
-  const seen = <T>(paths: string[], result: T): T => {
-    touched.push(...paths)
-    return result
-  }
-  return {
-    mkdir: (path, options) => seen([path], nodeFs.mkdir(path, options)),
-    open: (path, flags, mode) => seen([path], nodeFs.open(path, flags, mode)),
-    readFile: (path, encoding) => seen([path], nodeFs.readFile(path, encoding)),
-    readdir: (path) => seen([path], nodeFs.readdir(path)),
-    rename: (from, to) => seen([from, to], nodeFs.rename(from, to)),
-    unlink: (path) => seen([path], nodeFs.unlink(path)),
-    stat: (path) => seen([path], nodeFs.stat(path)),
-  }
-}
-
 const recordingLogger: Logger = {
   debug: () => {},
   info: () => {},
@@ -253,7 +237,7 @@ before(async () => {
   await nodeFs.mkdir(sinkDir, { mode: 0o700 })
   for (const [path, content] of Object.entries(SENTINELS)) await nodeFs.writeFile(path, content)
 
-  sink = new LocalDiskSink({ dir: sinkDir, fs: recordingFs() })
+  sink = new LocalDiskSink({ dir: sinkDir, fs: recordingFs(touched) })
   await storeFixtures(sink)
   controller = createTripwire({
     service: SERVICE,

@@ -22,7 +22,8 @@ import {
 import { CAPTURE_KINDS, captureFileName } from '../src/capture-kinds.js'
 import { createTripwire, type TripwireController } from '../src/controller.js'
 import { ErrorCodes, isTripwireError } from '../src/errors.js'
-import { LocalDiskSink, type LocalDiskFileSystem } from '../src/sinks/local-disk.js'
+import { LocalDiskSink } from '../src/sinks/local-disk.js'
+import { recordingFs } from './fixtures/recording-fs.js'
 import type { CaptureKind, CaptureMeta } from '../src/types.js'
 
 const SECRET = 'the-ids-secret-of-at-least-thirty-two-bytes'
@@ -189,22 +190,6 @@ let port: number
 const agent = new Agent({ keepAlive: true, maxSockets: 4 })
 const sentinels: string[] = []
 
-function recordingFs(): LocalDiskFileSystem {
-  const seen = <T>(paths: string[], result: T): T => {
-    touched.push(...paths)
-    return result
-  }
-  return {
-    mkdir: (path, options) => seen([path], nodeFs.mkdir(path, options)),
-    open: (path, flags, mode) => seen([path], nodeFs.open(path, flags, mode)),
-    readFile: (path, encoding) => seen([path], nodeFs.readFile(path, encoding)),
-    readdir: (path) => seen([path], nodeFs.readdir(path)),
-    rename: (from, to) => seen([from, to], nodeFs.rename(from, to)),
-    unlink: (path) => seen([path], nodeFs.unlink(path)),
-    stat: (path) => seen([path], nodeFs.stat(path)),
-  }
-}
-
 /** Empties the record, asserting that every path in it is the sink directory or a file directly in it. */
 function assertOnlySinkTouched(context: string): string[] {
   const paths = touched.splice(0)
@@ -235,7 +220,7 @@ before(async () => {
     await nodeFs.writeFile(path, `sentinel ${name}`)
     sentinels.push(path)
   }
-  sink = new LocalDiskSink({ dir: sinkDir, fs: recordingFs() })
+  sink = new LocalDiskSink({ dir: sinkDir, fs: recordingFs(touched) })
   controller = createTripwire({ service: SERVICE, keys: [{ kid: 'k1', secret: SECRET }], sink })
   const handler = createAdminHandler(controller)
   server = createServer((req, res) => {

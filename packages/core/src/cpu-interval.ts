@@ -3,7 +3,7 @@
  *
  * A flame graph's shares settle once it holds a few thousand samples, whatever the rate they came at; what the
  * rate decides is the cost while capturing. Measured (bench/README.md), on a CPU-bound handler: 100 µs costs
- * 23–38 % of throughput, 1 ms 5–8 %, 10 ms 0–2 %. So a window gets the longest interval that still yields
+ * 21–38 % (two full runs) of throughput, 1 ms 5–8 %, 10 ms 0–2 %. So a window gets the longest interval that still yields
  * about DEFAULT_WINDOW_SAMPLES samples, between 1 ms and 10 ms (Go's pprof samples at 10 ms): a 30 s window
  * samples every 10 ms, a 10 s one every 3.3 ms, 3 s or less every 1 ms. Captures without a planned length
  * (one request, or until stopped) are usually short, and get 1 ms.

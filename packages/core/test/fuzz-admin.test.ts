@@ -1,14 +1,7 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import * as nodeFs from 'node:fs/promises'
-import {
-  Agent,
-  createServer,
-  request,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http'
+import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve, sep } from 'node:path'
@@ -26,6 +19,7 @@ import { createTripwire, type TripwireController } from '../src/controller.js'
 import { ErrorCodes, isTripwireError } from '../src/errors.js'
 import { LocalDiskSink } from '../src/sinks/local-disk.js'
 import { recordingFs } from './fixtures/recording-fs.js'
+import { sendRaw, type RawAnswer } from './fixtures/raw-request.js'
 import type { CaptureKind, CaptureMeta, Logger, TriggerType } from '../src/types.js'
 
 const SECRET = 'the-admin-secret-of-at-least-32-bytes-long!'
@@ -282,31 +276,15 @@ interface Probe {
   contentType?: string | undefined
   body?: string | undefined
 }
-interface Answer {
-  status: number
-  headers: IncomingMessage['headers']
-  body: Buffer
-}
+type Answer = RawAnswer
 
-/** One request, sent exactly as written: fetch would resolve `..` and `%2e%2e` before sending. */
+/** One request, sent exactly as written. */
 function send(probe: Probe): Promise<Answer> {
-  return new Promise((resolveAnswer, reject) => {
-    const headers: Record<string, string> = {}
-    if (probe.authorization !== undefined) headers.authorization = probe.authorization
-    if (probe.contentType !== undefined) headers['content-type'] = probe.contentType
-    if (probe.body !== undefined) headers['content-length'] = String(Buffer.byteLength(probe.body))
-    const req = request({ host: '127.0.0.1', port, method: probe.method, path: probe.path, headers, agent })
-    req.on('response', (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (chunk: Buffer) => chunks.push(chunk))
-      res.on('end', () =>
-        resolveAnswer({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }),
-      )
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end(probe.body)
-  })
+  const headers: Record<string, string> = {}
+  if (probe.authorization !== undefined) headers.authorization = probe.authorization
+  if (probe.contentType !== undefined) headers['content-type'] = probe.contentType
+  if (probe.body !== undefined) headers['content-length'] = String(Buffer.byteLength(probe.body))
+  return sendRaw({ port, agent, method: probe.method, path: probe.path, headers, body: probe.body })
 }
 
 /** Asserts the shape every refusal has: JSON `{ error: { code, message } }` under the status its code maps to. */

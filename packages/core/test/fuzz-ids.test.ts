@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import * as nodeFs from 'node:fs/promises'
-import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http'
+import { Agent, createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve, sep } from 'node:path'
@@ -24,6 +24,7 @@ import { createTripwire, type TripwireController } from '../src/controller.js'
 import { ErrorCodes, isTripwireError } from '../src/errors.js'
 import { LocalDiskSink } from '../src/sinks/local-disk.js'
 import { recordingFs } from './fixtures/recording-fs.js'
+import { sendRaw, type RawAnswer } from './fixtures/raw-request.js'
 import type { CaptureKind, CaptureMeta } from '../src/types.js'
 
 const SECRET = 'the-ids-secret-of-at-least-thirty-two-bytes'
@@ -242,25 +243,10 @@ after(async () => {
   await nodeFs.rm(root, { recursive: true, force: true })
 })
 
-function send(
-  method: string,
-  path: string,
-): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
-  return new Promise((resolveAnswer, reject) => {
-    const headers: Record<string, string> = { authorization: `Bearer ${adminToken}` }
-    if (method === 'POST') headers['content-type'] = 'application/json'
-    const req = request({ host: '127.0.0.1', port, method, path, headers, agent })
-    req.on('response', (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (chunk: Buffer) => chunks.push(chunk))
-      res.on('end', () =>
-        resolveAnswer({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }),
-      )
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end()
-  })
+function send(method: string, path: string): Promise<RawAnswer> {
+  const headers: Record<string, string> = { authorization: `Bearer ${adminToken}` }
+  if (method === 'POST') headers['content-type'] = 'application/json'
+  return sendRaw({ port, agent, method, path, headers })
 }
 
 function codeOf(body: Buffer): string {

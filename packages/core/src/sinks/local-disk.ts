@@ -244,8 +244,13 @@ export class LocalDiskSink implements Sink {
     const bodyPath = join(this.dir, captureFileName(meta.id, meta.kind))
     let bodyPlaced = false
     try {
-      await this.#writeFile(tempBody, body)
-      await this.#writeFile(tempMeta, Buffer.from(json))
+      // Both at once: each waits on its own flush to disk, and the second need not queue behind the first.
+      // Both settle before anything is cleaned up, so that no write lands after its file was discarded.
+      const written = await Promise.allSettled([
+        this.#writeFile(tempBody, body),
+        this.#writeFile(tempMeta, Buffer.from(json)),
+      ])
+      for (const outcome of written) if (outcome.status === 'rejected') throw outcome.reason
       await this.#io(`rename ${tempBody} to ${bodyPath}`, () => this.#fs.rename(tempBody, bodyPath))
       bodyPlaced = true
       // Metadata last: its presence is what makes the capture visible.

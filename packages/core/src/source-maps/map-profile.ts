@@ -13,8 +13,14 @@ export interface MappedProfile<Profile> {
   frames: FrameCounts
 }
 
-/** Nodes mapped between two turns of the event loop: a large profile must not hold the loop for long. */
-const NODES_PER_TURN = 500
+/**
+ * How long mapping may hold the event loop before it lets the application run: a large profile must not hold
+ * it for long, and a yield per fixed number of nodes would let every yield's wait (the application's own work
+ * in between) add up to more than the mapping itself on a busy service.
+ */
+const SLICE_MS = 4
+/** Nodes between two clock reads. */
+const NODES_PER_CLOCK_READ = 64
 /** Scripts whose maps are looked up at once; each lookup is a few small reads. */
 const CONCURRENT_LOOKUPS = 8
 
@@ -36,8 +42,9 @@ export async function mapCpuProfile(
     return { profile, frames: mapper.counts }
   }
   const nodes: CpuProfile['nodes'] = []
+  const slice = new TimeSlice()
   for (const [index, node] of profile.nodes.entries()) {
-    if (index > 0 && index % NODES_PER_TURN === 0) await nextTurn()
+    if (index % NODES_PER_CLOCK_READ === 0) await slice.yieldIfSpent()
     const frame = mapper.map(node.callFrame)
     // frames are memoised per distinct frame: each node still gets its own object
     const copy = { ...node, callFrame: { ...(frame?.callFrame ?? node.callFrame) } }
@@ -82,17 +89,29 @@ export async function mapHeapProfile(
 
   const head = copyOf(profile.head)
   const stack: [HeapProfileNode, HeapProfileNode][] = [[profile.head, head]]
+  const slice = new TimeSlice()
   let copied = 1
   for (let entry = stack.pop(); entry !== undefined; entry = stack.pop()) {
     const [original, copy] = entry
     for (const child of original.children) {
-      if (copied++ % NODES_PER_TURN === 0) await nextTurn()
+      if (copied++ % NODES_PER_CLOCK_READ === 0) await slice.yieldIfSpent()
       const childCopy = copyOf(child)
       copy.children.push(childCopy)
       stack.push([child, childCopy])
     }
   }
   return { profile: { ...profile, head }, frames: mapper.counts }
+}
+
+/** Work done in slices of at most `SLICE_MS`, with a turn of the event loop between them. */
+class TimeSlice {
+  private startedAt = performance.now()
+
+  async yieldIfSpent(): Promise<void> {
+    if (performance.now() - this.startedAt < SLICE_MS) return
+    await nextTurn()
+    this.startedAt = performance.now()
+  }
 }
 
 /** The maps of the scripts that have one, by frame URL. */

@@ -79,13 +79,13 @@ function bareLoop(req: RoutedRequest, n: number): number {
   return serverFinishes
 }
 
-/** What the Express and Koa adapters run: `handle()` with a route resolver made for the request. */
+/** What the Express and Koa adapters run: `handle()`, with the function that reads the route and its context. */
 function handleLoop(http: TripwireHttp, req: RoutedRequest, n: number): number {
   let next = 0
   for (let i = 0; i < n; i++) {
     const res = new ServerResponse(req)
     res.on('finish', onServerFinish)
-    if (http.handle(req, res, () => routeTemplate(req)) === 'next') next++
+    if (http.handle(req, res, routeTemplate, req) === 'next') next++
     res.emit('finish')
   }
   return next + serverFinishes
@@ -98,7 +98,7 @@ function fastifyHooksLoop(controller: TripwireController, req: RoutedRequest, n:
   for (let i = 0; i < n; i++) {
     const res = new ServerResponse(req)
     res.on('finish', onServerFinish)
-    if (trigger.beforeRequest(req, res, () => routeTemplate(req)) === undefined) proceeded++
+    if (trigger.beforeRequest(req, res, routeTemplate, req) === undefined) proceeded++
     res.emit('finish')
     controller.recordLatency(req.method!, routeTemplate(req), FASTIFY_ELAPSED_MS)
   }
@@ -133,7 +133,7 @@ function tokenLoop(
     if (++next === tokens.length) next = 0
     req.headers[TRIGGER_HEADER] = token
     req.rawHeaders.push('X-Trigger-Profile', token)
-    if (trigger.beforeRequest(req, res, () => routeTemplate(req)) === undefined) refused++
+    if (trigger.beforeRequest(req, res, routeTemplate, req) === undefined) refused++
   }
   stream.next = next
   return refused
@@ -144,6 +144,7 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
   const controllers: TripwireController[] = []
   try {
     const hotPath = hotPathSubjects(controllers, dir)
+    await expectLatenciesRecorded(controllers, dir)
     const hotPathResults = measureHotPath(hotPath, options)
     const tokenResults = await measureTokens(controllers, dir, options)
     return [...hotPathResults, ...tokenResults]
@@ -154,6 +155,7 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
 }
 
 interface HotPath {
+  controller: TripwireController
   bare: Subject
   handle: Subject
   fastify: Subject
@@ -176,6 +178,7 @@ function hotPathSubjects(controllers: TripwireController[], dir: string): HotPat
   const handleReq = plainRequest()
   const fastifyReq = plainRequest()
   return {
+    controller,
     bare: {
       id: 'request-path.bare',
       label: 'request + finish, no Tripwire (reference)',
@@ -192,6 +195,28 @@ function hotPathSubjects(controllers: TripwireController[], dir: string): HotPat
       loop: (n) => fastifyHooksLoop(controller, fastifyReq, n),
     },
   }
+}
+
+/**
+ * Each loop's requests must reach the latency tables, so that no figure comes from a path that records
+ * nothing: a controller of its own takes a known number of requests through each loop and counts them.
+ */
+async function expectLatenciesRecorded(controllers: TripwireController[], dir: string): Promise<void> {
+  const requests = 1000
+  const subjects = hotPathSubjects(controllers, dir)
+  const counted = (): number => {
+    const stats = subjects.controller.status().routes.find((route) => route.route === `GET ${ROUTE}`)
+    return stats?.count ?? 0
+  }
+  for (const subject of [subjects.handle, subjects.fastify]) {
+    const before = counted()
+    subject.loop(requests)
+    const recorded = counted() - before
+    if (recorded !== requests) {
+      throw new Error(`${subject.id}: ${requests} requests recorded ${recorded} latencies`)
+    }
+  }
+  await subjects.controller.close()
 }
 
 function measureHotPath(hotPath: HotPath, options: BenchOptions): BenchResult[] {
@@ -315,7 +340,7 @@ async function measureTokens(
     const valid = mint(algorithm, signingKey)
     const [spendReq, spendRes] = requestAndResponse()
     spendReq.headers[TRIGGER_HEADER] = valid
-    await trigger.beforeRequest(spendReq, spendRes, () => routeTemplate(spendReq))
+    await trigger.beforeRequest(spendReq, spendRes, routeTemplate, spendReq)
     // Right kid, wrong key. The trigger remembers tokens whose signature failed and refuses them again
     // without any cryptography, so each request carries a forgery never sent before: the verifier's cost,
     // not the cache's. (One signature, varied payloads: each is refused by the signature check alone.)

@@ -100,7 +100,7 @@ async function startService(keys: KeyOption[], dir: string): Promise<Service> {
   })
   const server = createServer((req, res) => {
     const answer = () => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok')
-    const disposition = http.handle(req, res, () => '/work')
+    const disposition = http.handle(req, res, () => '/work', undefined)
     if (disposition === 'next') answer()
     else void disposition.then((next) => next === 'next' && answer())
   })

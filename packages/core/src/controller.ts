@@ -23,7 +23,9 @@ import { createAdminHandler } from './admin/admin-handler.js'
 import { AdminListener, type AdminAddress } from './admin/admin-listener.js'
 import { HeaderTrigger, type HeaderTriggerStatus } from './trigger/header-trigger.js'
 import { AutomaticTriggers, type RuleStatus } from './automatic/automatic-triggers.js'
-import { RouteLatencyTable, type RouteLatencyStats } from './latency/route-latency.js'
+import type { RouteLatencyStats } from './latency/route-latency.js'
+import { RouteLatencyTables } from './latency/route-latency-tables.js'
+import { ResponseTiming } from './latency/response-timing.js'
 import type {
   AuditStatus,
   CaptureMeta,
@@ -147,10 +149,13 @@ export class TripwireController {
   /** Every trigger decision, download, view, stop and delete (see the `audit` option). */
   readonly audit: AuditTrail
   private readonly budget: CaptureBudget
+  /**
+   * Times the responses the adapters hand it (`start(req, res, routeOf, context)`) and records their latencies
+   * here, as `recordLatency` does.
+   */
+  readonly responseTiming: ResponseTiming
   /** Per-route latency windows, one table per window length the SLO rules use (60 s for status always). */
-  private readonly latency = new Map<number, RouteLatencyTable>()
-  /** The same tables as an array: every request records into each, and an array loop allocates no iterator. */
-  private readonly latencyTables: RouteLatencyTable[] = []
+  private readonly latency: RouteLatencyTables
   private readonly automatic: AutomaticTriggers
   /** Parsed source maps, kept across captures (bounded); undefined when mapping is off. */
   private readonly sourceMaps: SourceMapCache | undefined
@@ -189,11 +194,19 @@ export class TripwireController {
     this.audit = new AuditTrail(this.config.logger, this.config.audit)
     this.budget = new CaptureBudget(this.config.limits.capturesPerHour, this.config.limits.cooldownMs)
     this.headerTrigger = new HeaderTrigger(this)
-    this.latencyTable(STATUS_WINDOW_MS)
+    // six slices: a value leaves the window 50–60 s after it was recorded, at ~24 KB per tracked route
+    this.latency = new RouteLatencyTables((windowMs) => ({
+      maxRoutes: this.config.triggers.maxTrackedRoutes,
+      window: { windowMs, subWindows: LATENCY_SLICES },
+    }))
+    this.latency.table(STATUS_WINDOW_MS)
+    this.responseTiming = new ResponseTiming((method, route, ms, nowMs) =>
+      this.latency.record(method, route, ms, nowMs),
+    )
     this.automatic = new AutomaticTriggers(
       this,
       this.config.triggers,
-      (windowMs) => this.latencyTable(windowMs),
+      (windowMs) => this.latency.table(windowMs),
       this.config.logger,
     )
     this.automatic.start()
@@ -332,13 +345,12 @@ export class TripwireController {
   }
 
   /**
-   * Records one request's latency under its route template (never the raw URL). Adapters call this once per
-   * response, passing the clock reading they already have; it costs two map lookups and a histogram increment
-   * per window length.
+   * Records one request's latency under its route template (never the raw URL). An adapter whose framework
+   * times requests itself (Fastify's `reply.elapsedTime`) calls this once per response; the others let
+   * `responseTiming` time them. It costs two map lookups and a histogram increment per window length.
    */
   recordLatency(method: string, route: string | undefined, ms: number, nowMs = performance.now()): void {
-    const tables = this.latencyTables
-    for (let i = 0; i < tables.length; i++) tables[i]!.record(method, route, ms, nowMs)
+    this.latency.record(method, route, ms, nowMs)
   }
 
   /** One evaluation of the automatic triggers now, instead of on the next tick (tests, operators' scripts). */
@@ -420,7 +432,7 @@ export class TripwireController {
       trigger: this.headerTrigger.status(),
       rules: this.automatic.status(),
       dryRun: this.config.triggers.dryRun,
-      routes: this.latencyTable(STATUS_WINDOW_MS).stats(),
+      routes: this.latency.table(STATUS_WINDOW_MS).stats(),
       audit: this.audit.status(),
     }
     const sinkStatus = this.sinkStatus()
@@ -462,6 +474,7 @@ export class TripwireController {
 
   private async shutdown(): Promise<void> {
     this.removeSignalHandlers()
+    this.responseTiming.close()
     this.automatic.stop()
     this.audit.flush()
     await this.adminListener?.close()
@@ -489,20 +502,6 @@ export class TripwireController {
     } catch (error) {
       return { error: String(error) }
     }
-  }
-
-  private latencyTable(windowMs: number): RouteLatencyTable {
-    let table = this.latency.get(windowMs)
-    if (table === undefined) {
-      // six slices: a value leaves the window 50–60 s after it was recorded, at ~24 KB per tracked route
-      table = new RouteLatencyTable({
-        maxRoutes: this.config.triggers.maxTrackedRoutes,
-        window: { windowMs, subWindows: LATENCY_SLICES },
-      })
-      this.latency.set(windowMs, table)
-      this.latencyTables.push(table)
-    }
-    return table
   }
 
   private startRecorder(request: NormalizedCaptureRequest): Promise<Recorder> {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createAdminHandler, type AdminHandler } from './admin/admin-handler.js'
 import { createTripwire, type TripwireController } from './controller.js'
-import type { RouteResolver } from './trigger/header-trigger.js'
+import type { RouteOf } from './route-of.js'
 import type { TripwireOptions } from './types.js'
 
 /** What an adapter does with a request: let the application have it, or leave it (Tripwire answered it). */
@@ -15,12 +15,15 @@ export interface TripwireHttp {
   /**
    * Call for every request before the application's handler. Answers admin requests, starts captures for
    * signed headers. Returns `'next'` synchronously when there is nothing to wait for (the usual case, at the
-   * cost of a header lookup), otherwise a promise of what to do. The promise never rejects.
+   * cost of a header lookup and timing the response), otherwise a promise of what to do. The promise never
+   * rejects. `routeOf(context)` names the route template the framework matched, asked once the response has
+   * finished (for its latency) or a capture it started has ended.
    */
-  handle(
+  handle<Context>(
     req: IncomingMessage,
     res: ServerResponse,
-    routeOf: RouteResolver,
+    routeOf: RouteOf<Context>,
+    context: Context,
   ): 'next' | Promise<RequestDisposition>
 }
 
@@ -33,36 +36,23 @@ export function createTripwireHttp(options: TripwireOptions | TripwireController
   const admin = mounted ? createAdminHandler(controller) : undefined
   const prefix = mounted ? config.prefix : undefined
   const trigger = controller.headerTrigger
+  const timing = controller.responseTiming
 
   return {
     controller,
     admin,
-    handle(req, res, routeOf) {
+    handle(req, res, routeOf, context) {
       if (admin !== undefined && prefix !== undefined && isUnderPrefix(req.url, prefix)) {
         return admin(req, res).then(
           (handled): RequestDisposition => (handled ? 'handled' : 'next'),
           (): RequestDisposition => 'handled',
         )
       }
-      const started = performance.now()
-      // One listener per request: the latency that status() and the SLO rules are built from. `on`, not `once`:
-      // 'finish' is emitted once per response, and `once` would add a wrapper and a removal to every request.
-      res.on('finish', () => {
-        const now = performance.now()
-        controller.recordLatency(req.method ?? 'GET', safeRoute(routeOf), now - started, now)
-      })
-      const pending = trigger.beforeRequest(req, res, routeOf)
+      // the latency that status() and the SLO rules are built from
+      timing.start(req, res, routeOf, context)
+      const pending = trigger.beforeRequest(req, res, routeOf, context)
       return pending === undefined ? 'next' : pending.then((): RequestDisposition => 'next')
     },
-  }
-}
-
-/** A router that throws while naming its route must not break the response it is reporting on. */
-function safeRoute(routeOf: RouteResolver): string | undefined {
-  try {
-    return routeOf()
-  } catch {
-    return undefined
   }
 }
 

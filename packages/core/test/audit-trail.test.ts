@@ -196,6 +196,7 @@ describe('the audit trail', () => {
           req as unknown as IncomingMessage,
           res as unknown as ServerResponse,
           () => undefined,
+          undefined,
         )
       }
       assert.equal(h.events.length, 0, 'nothing is reported per refusal')

@@ -742,6 +742,7 @@ describe('HeaderTrigger under arbitrary x-trigger-profile values', () => {
             req as unknown as IncomingMessage,
             res as unknown as ServerResponse,
             () => '/checkout',
+            undefined,
           )
           delivered++
           assert.equal(pending, undefined, 'a refused token never holds the request')

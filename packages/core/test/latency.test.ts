@@ -5,6 +5,7 @@ import { before, describe, test } from 'node:test'
 import { ErrorCodes, isTripwireError } from '../src/errors.js'
 import { LogHistogram, type LatencyQuantiles } from '../src/latency/log-histogram.js'
 import { OTHER_ROUTES, RouteLatencyTable, UNMATCHED_ROUTE } from '../src/latency/route-latency.js'
+import { RouteLatencyTables } from '../src/latency/route-latency-tables.js'
 import { SlidingLatencyWindow } from '../src/latency/sliding-window.js'
 
 const QUANTILES = [0.5, 0.9, 0.99, 0.999]
@@ -364,6 +365,61 @@ describe('RouteLatencyTable', () => {
         (error) => isTripwireError(error) && error.code === ErrorCodes.INVALID_OPTIONS,
       )
     }
+  })
+})
+
+describe('RouteLatencyTables', () => {
+  const countOf = (table: RouteLatencyTable, route: string): number | undefined =>
+    table.stats().find((stats) => stats.route === route)?.count
+  const tablesWith = (maxRoutes: number) =>
+    new RouteLatencyTables((windowMs) => ({ maxRoutes, window: { windowMs, subWindows: 6, now: () => 0 } }))
+
+  test('one record reaches the route in every table, each over its own window', () => {
+    const tables = tablesWith(100)
+    const minute = tables.table(60_000)
+    const tenSeconds = tables.table(10_000)
+    assert.equal(tables.table(60_000), minute, 'one table per window length')
+    tables.record('GET', '/a', 5, 0)
+    tables.record('GET', '/a', 7, 0)
+    tables.record('POST', undefined, 9, 0)
+    for (const table of [minute, tenSeconds]) {
+      assert.equal(countOf(table, 'GET /a'), 2)
+      assert.equal(countOf(table, `POST ${UNMATCHED_ROUTE}`), 1)
+    }
+    // 30 s later the 10 s window has let go of both, the minute still holds them
+    tables.record('GET', '/a', 1, 30_000)
+    assert.equal(minute.stats().find((s) => s.route === 'GET /a')?.count, 3)
+    const tenSecondsStats = tenSeconds.routes()
+    const a = [...tenSecondsStats].find(([route]) => route === 'GET /a')![1]
+    assert.equal(a.snapshot().count, 1)
+  })
+
+  test('keys past the cap share OTHER_ROUTES in every table, and nothing is lost', () => {
+    const tables = tablesWith(3)
+    const [first, second] = [tables.table(60_000), tables.table(10_000)]
+    for (let i = 0; i < 50; i++) tables.record('GET', `/items/${i % 10}`, 1, 0)
+    for (const table of [first, second]) {
+      assert.equal(table.size, 4)
+      assert.equal(countOf(table, 'GET /items/0'), 5)
+      assert.equal(countOf(table, OTHER_ROUTES), 35)
+    }
+  })
+
+  test('a table added after traffic gets every later record, and the earlier tables keep theirs', () => {
+    const tables = tablesWith(2)
+    const first = tables.table(60_000)
+    tables.record('GET', '/a', 1, 0)
+    tables.record('GET', '/b', 1, 0)
+    const late = tables.table(10_000)
+    // the late table admits /c first: the two tables disagree on which keys have their own window
+    tables.record('GET', '/c', 1, 0)
+    tables.record('GET', '/a', 1, 0)
+    tables.record('GET', '/c', 1, 0)
+    assert.equal(countOf(first, 'GET /a'), 2)
+    assert.equal(countOf(first, OTHER_ROUTES), 2)
+    assert.equal(countOf(late, 'GET /c'), 2)
+    assert.equal(countOf(late, 'GET /a'), 1)
+    assert.equal(countOf(late, 'GET /b'), undefined)
   })
 })
 

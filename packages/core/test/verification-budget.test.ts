@@ -52,6 +52,7 @@ describe('the header trigger checks at most token.maxVerificationsPerSec signatu
       req as unknown as IncomingMessage,
       res as unknown as ServerResponse,
       () => undefined,
+      undefined,
     )
     assert.equal(pending, undefined, 'a refused token never holds the request')
     return headers['x-profile-status']

@@ -14,7 +14,7 @@ export interface TripwireMiddleware extends RequestHandler {
 export function tripwire(options: TripwireOptions | TripwireController): TripwireMiddleware {
   const http = createTripwireHttp(options)
   const middleware = (req: Request, res: Response, next: NextFunction): void => {
-    const disposition = http.handle(req, res, () => routeTemplate(req))
+    const disposition = http.handle(req, res, routeTemplate, req)
     if (disposition === 'next') return next()
     void disposition.then((then) => {
       if (then === 'next') next()
@@ -26,7 +26,8 @@ export function tripwire(options: TripwireOptions | TripwireController): Tripwir
 /** `req.baseUrl + req.route.path`: the template Express matched (`/users/:id`), never the raw URL. */
 function routeTemplate(req: Request): string | undefined {
   const path: unknown = (req.route as { path?: unknown } | undefined)?.path
-  if (typeof path === 'string') return `${req.baseUrl}${path}`
+  // most routes are not under a mounted router: no new string (and no hashing it) for every request
+  if (typeof path === 'string') return req.baseUrl === '' ? path : `${req.baseUrl}${path}`
   if (path instanceof RegExp) return `${req.baseUrl}${String(path)}`
   return undefined
 }

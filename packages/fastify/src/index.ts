@@ -36,11 +36,7 @@ const plugin: FastifyPluginAsync<TripwirePluginOptions> = async (fastify, option
 
   fastify.addHook('onRequest', (request, reply, done) => {
     if (request.routeOptions.config.tripwire === false) return done()
-    const pending = controller.headerTrigger.beforeRequest(
-      request.raw,
-      reply.raw,
-      () => request.routeOptions.url,
-    )
+    const pending = controller.headerTrigger.beforeRequest(request.raw, reply.raw, routeUrl, request)
     if (pending === undefined) return done()
     void pending.then(() => done())
   })
@@ -54,6 +50,11 @@ const plugin: FastifyPluginAsync<TripwirePluginOptions> = async (fastify, option
 
   // fastify.close() stores a running capture, unless the controller belongs to someone else
   if (owned) fastify.addHook('onClose', () => controller.close())
+}
+
+/** The route template Fastify matched (`/users/:id`), never the raw URL. */
+function routeUrl(request: FastifyRequest): string | undefined {
+  return request.routeOptions.url
 }
 
 /**

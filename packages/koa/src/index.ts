@@ -23,7 +23,7 @@ export interface TripwireMiddleware extends Middleware {
 export function tripwire(options: TripwireOptions | TripwireController): TripwireMiddleware {
   const http = createTripwireHttp(options)
   const middleware = async (ctx: Context, next: Next): Promise<void> => {
-    const disposition = http.handle(ctx.req, ctx.res, () => routeTemplate(ctx))
+    const disposition = http.handle(ctx.req, ctx.res, routeTemplate, ctx)
     if (disposition !== 'next' && (await disposition) === 'handled') {
       // the admin API has answered on the raw response: Koa must not write one of its own
       ctx.respond = false

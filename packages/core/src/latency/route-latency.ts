@@ -62,9 +62,26 @@ export class RouteLatencyTable {
    * windows' clock, which spares a second clock read (see `SlidingLatencyWindow.record`).
    */
   record(method: string, route: string | undefined, ms: number, nowMs?: number): void {
-    const window = this.byMethod.get(method)?.get(route ?? UNMATCHED_ROUTE) ?? this.admit(method, route)
+    const window = this.ownWindow(method, route) ?? this.otherWindow()
     if (nowMs === undefined) window.record(ms)
     else window.record(ms, nowMs)
+  }
+
+  /**
+   * The window of `METHOD route` itself, admitting the key while there is room; `undefined` once the key is one
+   * of those past `maxRoutes`, whose latencies go to `otherWindow()`.
+   */
+  ownWindow(method: string, route: string | undefined): SlidingLatencyWindow | undefined {
+    return this.byMethod.get(method)?.get(route ?? UNMATCHED_ROUTE) ?? this.admit(method, route)
+  }
+
+  /** The window that every key past `maxRoutes` shares (`OTHER_ROUTES`), created when first needed. */
+  otherWindow(): SlidingLatencyWindow {
+    if (this.other === undefined) {
+      this.other = new SlidingLatencyWindow(this.windowOptions)
+      this.byKey.set(OTHER_ROUTES, this.other)
+    }
+    return this.other
   }
 
   /** The tracked keys and their windows, in first-seen order. */
@@ -89,25 +106,19 @@ export class RouteLatencyTable {
     return stats.sort((a, b) => (a.route < b.route ? -1 : a.route > b.route ? 1 : 0))
   }
 
-  private admit(method: string, route: string | undefined): SlidingLatencyWindow {
-    if (this.admitted < this.maxRoutes) {
-      const window = new SlidingLatencyWindow(this.windowOptions)
-      const path = route ?? UNMATCHED_ROUTE
-      let routes = this.byMethod.get(method)
-      if (routes === undefined) {
-        routes = new Map<string, SlidingLatencyWindow>()
-        this.byMethod.set(method, routes)
-      }
-      routes.set(path, window)
-      this.byKey.set(`${method} ${path}`, window)
-      this.admitted++
-      return window
+  private admit(method: string, route: string | undefined): SlidingLatencyWindow | undefined {
+    // The key itself is not remembered past the cap, so keys beyond it cost nothing but the lookup
+    if (this.admitted >= this.maxRoutes) return undefined
+    const window = new SlidingLatencyWindow(this.windowOptions)
+    const path = route ?? UNMATCHED_ROUTE
+    let routes = this.byMethod.get(method)
+    if (routes === undefined) {
+      routes = new Map<string, SlidingLatencyWindow>()
+      this.byMethod.set(method, routes)
     }
-    // The key itself is not remembered, so keys past the cap cost nothing but the lookup
-    if (this.other === undefined) {
-      this.other = new SlidingLatencyWindow(this.windowOptions)
-      this.byKey.set(OTHER_ROUTES, this.other)
-    }
-    return this.other
+    routes.set(path, window)
+    this.byKey.set(`${method} ${path}`, window)
+    this.admitted++
+    return window
   }
 }

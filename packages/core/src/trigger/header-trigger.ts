@@ -5,6 +5,8 @@ import { VerificationBudget } from '../auth/verification-budget.js'
 import { verifyToken, type TokenExpectations, type TokenRejection } from '../auth/token-verifier.js'
 import type { CaptureHandle, TripwireController } from '../controller.js'
 import { ErrorCodes, isTripwireError } from '../errors.js'
+import { routeOrUndefined, type RouteOf } from '../route-of.js'
+import { UNMATCHED_ROUTE } from '../latency/route-latency.js'
 import type { CaptureRequestInfo } from '../types.js'
 import { onResponseFinished } from './response-finished.js'
 import { readTriggerClaims, type ClaimRejection, type TriggerRequest } from './trigger-claims.js'
@@ -33,9 +35,6 @@ export interface HeaderTriggerStatus {
   /** Forged tokens remembered (at most 1,024), refused again without cryptography. */
   forgedCacheSize: number
 }
-
-/** Tells the route template (never the raw URL) once the framework has matched the route. */
-export type RouteResolver = () => string | undefined
 
 /**
  * The signed `x-trigger-profile` header. A request without it costs one property lookup. A bad token never
@@ -74,12 +73,13 @@ export class HeaderTrigger {
   /**
    * Call for every request, before its handler. Returns `undefined` when the handler may run at once (no
    * header, or a refused one), otherwise a promise that resolves, never rejects, once the capture has started
-   * or been refused. `routeOf` is asked when the capture ends.
+   * or been refused. `routeOf(context)` is asked for the route template when the capture ends.
    */
-  beforeRequest(
+  beforeRequest<Context>(
     req: IncomingMessage,
     res: ServerResponse,
-    routeOf: RouteResolver,
+    routeOf: RouteOf<Context>,
+    context: Context,
   ): Promise<void> | undefined {
     const value = req.headers[TRIGGER_HEADER]
     if (value === undefined) return undefined
@@ -92,7 +92,7 @@ export class HeaderTrigger {
       setHeader(res, STATUS_HEADER, 'rejected')
       return undefined
     }
-    return this.startCapture(checked.request, req, res, routeOf)
+    return this.startCapture(checked.request, req, res, () => requestInfo(req, routeOf, context))
   }
 
   status(): HeaderTriggerStatus {
@@ -131,7 +131,7 @@ export class HeaderTrigger {
     trigger: TriggerRequest,
     req: IncomingMessage,
     res: ServerResponse,
-    routeOf: RouteResolver,
+    requestOf: () => CaptureRequestInfo,
   ): Promise<void> {
     let handle: CaptureHandle
     try {
@@ -166,7 +166,7 @@ export class HeaderTrigger {
     setHeader(res, STATUS_HEADER, 'accepted')
     setHeader(res, ID_HEADER, handle.id)
     onResponseFinished(res, () => {
-      const request = requestInfo(req, routeOf)
+      const request = requestOf()
       // request mode ends with the response; a window runs on, and learns which request started it
       if (trigger.mode === 'request') void handle.stop({ request })
       else handle.annotate({ request })
@@ -179,18 +179,19 @@ function removeHeader(req: IncomingMessage, name: string): void {
   delete req.headers[name]
   const raw = req.rawHeaders
   for (let index = raw.length - 2; index >= 0; index -= 2) {
-    if (raw[index]!.toLowerCase() === name) raw.splice(index, 2)
+    // the length first: lowercasing every header name of every request carrying a token allocates
+    const rawName = raw[index]!
+    if (rawName.length === name.length && rawName.toLowerCase() === name) raw.splice(index, 2)
   }
 }
 
-function requestInfo(req: IncomingMessage, routeOf: RouteResolver): CaptureRequestInfo {
-  let route: string | undefined
-  try {
-    route = routeOf()
-  } catch {
-    route = undefined
-  }
-  return { method: req.method ?? 'GET', route: route ?? '(unmatched route)' }
+function requestInfo<Context>(
+  req: IncomingMessage,
+  routeOf: RouteOf<Context>,
+  context: Context,
+): CaptureRequestInfo {
+  const route = routeOrUndefined(routeOf, context)
+  return { method: req.method ?? 'GET', route: route ?? UNMATCHED_ROUTE }
 }
 
 /** Headers already sent (a handler that answered synchronously elsewhere) must not throw here. */

@@ -47,7 +47,7 @@ const FULL: Plan = {
     warmupMs: 1500,
     startRounds: 9,
     startHoldMs: 50,
-    stopRounds: 2,
+    stopRounds: 3,
     stopCaptureMs: 10_000,
     intervalsUs: [100, 1000, 10_000],
     intervalCaptureMs: 2000,

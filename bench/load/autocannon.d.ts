@@ -6,6 +6,8 @@ declare module 'autocannon' {
     duration?: number
     pipelining?: number
     timeout?: number
+    /** ms between samples of the request rate; the load also ends on the first sample past `duration`. */
+    sampleInt?: number
     headers?: Record<string, string>
     /** Requests in turn per connection; `setupRequest` may change each one before it is sent. */
     requests?: { setupRequest?: (request: RequestParams) => RequestParams }[]

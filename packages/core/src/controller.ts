@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import { assertCaptureId, createCaptureId } from './capture-id.js'
 import { runningCaptureMeta } from './capture-meta.js'
 import {

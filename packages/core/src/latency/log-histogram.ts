@@ -91,9 +91,22 @@ export class LogHistogram implements LatencyQuantiles {
 
   /** The hot path: one log, one multiply, one ceil, a clamp and an increment. */
   record(ms: number): void {
+    const bucket = this.bucketFor(ms)
+    if (bucket >= 0) this.recordIn(bucket, ms)
+  }
+
+  /**
+   * The bucket `ms` goes in, or -1 for a value that is never counted (NaN, negative, infinite). Histograms of
+   * the same layout put a value in the same bucket: recording one value in several of them needs one log.
+   */
+  bucketFor(ms: number): number {
     // Written so NaN fails the test too; a bad measurement must not move min/max or any count
-    if (!(ms >= 0 && ms < Infinity)) return
-    const i = this.bucketOf(ms)
+    return ms >= 0 && ms < Infinity ? this.bucketOf(ms) : -1
+  }
+
+  /** Records `ms` in `bucket`, which `bucketFor(ms)` gave, on a histogram of this layout. */
+  recordIn(bucket: number, ms: number): void {
+    const i = bucket
     this.counts[i] = this.counts[i]! + 1
     this.total++
     if (ms < this.low) this.low = ms

@@ -1,10 +1,20 @@
-import type { SlidingLatencyWindow } from './sliding-window.js'
-import { RouteLatencyTable, UNMATCHED_ROUTE, type RouteLatencyTableOptions } from './route-latency.js'
+import type { SlidingLatencyWindow, SlidingLatencyWindowOptions } from './sliding-window.js'
+import { RouteLatencyTable, UNMATCHED_ROUTE } from './route-latency.js'
+
+/**
+ * A table's options: its window length and slices, never its histogram layout, so that every window of every
+ * table puts a value in the same bucket.
+ */
+export interface LatencyTableOptions {
+  maxRoutes?: number
+  window: Omit<SlidingLatencyWindowOptions, 'histogram'>
+}
 
 /**
  * The route latency tables of every window length in use (status reads 60 s, each SLO rule its own), recorded
  * into with one lookup per request: the route's windows in all of them are found once and kept together, where
- * recording into each table would look the route up once per table.
+ * recording into each table would look the route up once per table, and the value's histogram bucket is found
+ * once for all of them.
  */
 export class RouteLatencyTables {
   private readonly byWindowMs = new Map<number, RouteLatencyTable>()
@@ -15,7 +25,7 @@ export class RouteLatencyTables {
   // The windows the keys past every table's cap share: one array, not one per request
   private otherWindows: SlidingLatencyWindow[] | undefined
 
-  constructor(private readonly optionsFor: (windowMs: number) => RouteLatencyTableOptions) {}
+  constructor(private readonly optionsFor: (windowMs: number) => LatencyTableOptions) {}
 
   /** The table of this window length, created when first asked for. */
   table(windowMs: number): RouteLatencyTable {
@@ -34,7 +44,10 @@ export class RouteLatencyTables {
   /** Records one request's latency in every table; `nowMs` is the current reading of the windows' clock. */
   record(method: string, route: string | undefined, ms: number, nowMs: number): void {
     const windows = this.byMethod.get(method)?.get(route ?? UNMATCHED_ROUTE) ?? this.windowsOf(method, route)
-    for (let i = 0; i < windows.length; i++) windows[i]!.record(ms, nowMs)
+    // one layout for every window: the bucket is found once
+    const bucket = windows[0]!.bucketFor(ms)
+    if (bucket < 0) return
+    for (let i = 0; i < windows.length; i++) windows[i]!.recordIn(bucket, ms, nowMs)
   }
 
   private windowsOf(method: string, route: string | undefined): SlidingLatencyWindow[] {

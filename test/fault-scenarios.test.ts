@@ -130,9 +130,10 @@ describe('fault scenarios (child processes)', () => {
       after: string[]
     }
 
+    // The body and the metadata are written to their temp files at the same time
     const stages = {
       body: 'half the body is in its temp file',
-      meta: 'the body is whole and half the metadata is in its temp file',
+      meta: 'half the metadata is in its temp file',
       rename: 'the body has its final name and the metadata is still a temp file',
     } as const
 
@@ -158,10 +159,12 @@ describe('fault scenarios (child processes)', () => {
           const tempMetas = atKill.filter(tempOf('.meta'))
           const finalBody = atKill.includes(interrupted.fileName)
           assert.ok(!atKill.includes(`${interrupted.id}.json`), 'the interrupted capture has no metadata')
+          // stuck in the body, the metadata written alongside may or may not have its temp file yet
+          const metaAlongside = stage === 'body' && tempMetas.length === 0 ? 0 : 1
           assert.deepEqual(
             { tempBodies: tempBodies.length, tempMetas: tempMetas.length, finalBody },
             {
-              body: { tempBodies: 1, tempMetas: 0, finalBody: false },
+              body: { tempBodies: 1, tempMetas: metaAlongside, finalBody: false },
               meta: { tempBodies: 1, tempMetas: 1, finalBody: false },
               rename: { tempBodies: 0, tempMetas: 1, finalBody: true },
             }[stage],

@@ -1,8 +1,8 @@
 // A capture is on its way into a LocalDiskSink when the process dies by SIGKILL. The sink's file system is the
 // real one, except that at one point of the second capture's put it stops for good, and the parent kills the
 // process there:
-//   body    the body's temp file is half written
-//   meta    the body's temp file is whole, the metadata's temp file is half written
+//   body    the body's temp file is half written (the metadata's, written alongside, goes on)
+//   meta    the metadata's temp file is half written (the body's, written alongside, goes on)
 //   rename  the body has its final name, the metadata is still a temp file
 // The first capture is stored whole. Prints one line once the second put is stuck.
 // argv: <sink dir> <body|meta|rename>

@@ -346,9 +346,9 @@ export class TripwireController {
   }
 
   /**
-   * Records one request's latency under its route template (never the raw URL). An adapter whose framework
-   * times requests itself (Fastify's `reply.elapsedTime`) calls this once per response; the others let
-   * `responseTiming` time them. It costs two map lookups and a histogram increment per window length.
+   * Records one request's latency under its route template (never the raw URL), for an integration that times
+   * requests itself; the adapters let `responseTiming` time them. It costs two map lookups and a histogram
+   * increment for every window length together.
    */
   recordLatency(method: string, route: string | undefined, ms: number, nowMs = performance.now()): void {
     this.latency.record(method, route, ms, nowMs)

@@ -4,7 +4,15 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pinLoadAndServer, type CpuPinning } from '../load/cpu-pinning.js'
 import { load, type LoadOptions, type LoadResult } from '../load/load.js'
-import { burnCpu, FRAMEWORKS, type Framework, type Handler, type Scenario } from '../load/scenarios.js'
+import {
+  burnCpu,
+  FRAMEWORKS,
+  MODE_PATH,
+  type Framework,
+  type Handler,
+  type Mode,
+  type Scenario,
+} from '../load/scenarios.js'
 import { killServer, peakRssMb, startServer, type ServerProcess } from '../load/server-process.js'
 import { median, round, summarize } from '../stats.js'
 import type { BenchOptions, BenchResult, BenchTarget } from '../types.js'
@@ -21,18 +29,31 @@ type Traffic = NonNullable<LoadOptions['attack']> | 'plain'
 
 /**
  * One measurement: a server (one process per server scenario, shared by its cells) under one kind of traffic.
- * Attack traffic is compared with the bare server under the same traffic, so that the figure is Tripwire's
- * cost, not the cost of parsing a longer request.
+ * On the `bare-and-idle` server, `mode` picks which of its two apps serves the cell's load: the bare one, or
+ * the one with Tripwire. Attack traffic is compared with bare under the same traffic, so that the figure is
+ * Tripwire's cost, not the cost of parsing a longer request.
  */
 interface Cell {
   name: string
   server: Scenario
+  mode?: Mode
   traffic: Traffic
 }
 
+const withTraffic = (name: string, traffic: Traffic): string =>
+  traffic === 'plain' ? name : `${name}+${traffic}`
+
 const cell = (server: Scenario, traffic: Traffic = 'plain'): Cell => ({
-  name: traffic === 'plain' ? server : `${server}+${traffic}`,
+  name: withTraffic(server, traffic),
   server,
+  traffic,
+})
+
+/** A cell of the `bare-and-idle` server: `one-process:bare`, `one-process:idle+replayed`, … */
+const oneProcess = (mode: Mode, traffic: Traffic = 'plain'): Cell => ({
+  name: withTraffic(`one-process:${mode}`, traffic),
+  server: 'bare-and-idle',
+  mode,
   traffic,
 })
 
@@ -59,14 +80,15 @@ const TINY_CELLS = [
   cell('bare'),
   // a second bare process: how far two processes of the same code differ (the method's resolution)
   cell('bare-twin'),
-  cell('bare', 'replayed'),
-  cell('bare', 'fresh'),
   cell('idle'),
-  cell('idle', 'replayed'),
-  cell('idle', 'fresh'),
+  // the same comparisons within one process, where they carry the targets
+  ...(['plain', 'replayed', 'fresh'] as const).flatMap((traffic) => [
+    oneProcess('bare', traffic),
+    oneProcess('idle', traffic),
+  ]),
 ]
 
-// 13 cells per framework, ~1.3 s each per round with autocannon's own start and stop: the budget of 10 minutes
+// 15 cells per framework, ~1.3 s each per round with autocannon's own start and stop: the budget of 10 minutes
 // for the whole run sets the length. A tick of 100 ms keeps the rounds as long as planned (at autocannon's 1 s
 // tick, every load lasts a whole number of seconds)
 const FULL: Plan = {
@@ -91,11 +113,11 @@ const QUICK: Plan = {
   cells: {
     tiny: [
       cell('bare'),
-      cell('bare', 'replayed'),
-      cell('bare', 'fresh'),
       cell('idle'),
-      cell('idle', 'replayed'),
-      cell('idle', 'fresh'),
+      ...(['plain', 'replayed', 'fresh'] as const).flatMap((traffic) => [
+        oneProcess('bare', traffic),
+        oneProcess('idle', traffic),
+      ]),
     ],
     cpu: (['idle', 'cpu-capture', 'peer'] as const).map((server) => cell(server)),
   },
@@ -119,29 +141,37 @@ const RATIOS: Ratio[] = [
     cell: 'bare-twin',
     baseline: 'bare',
   },
+  // Two processes: reported for what it shows of the method, without the target (see bare-twin)
   {
-    key: 'idle-vs-bare',
-    label: 'idle vs bare',
+    key: 'idle-vs-bare-two-processes',
+    label: 'idle vs bare, two processes',
     handler: 'tiny',
     cell: 'idle',
     baseline: 'bare',
+  },
+  {
+    key: 'idle-vs-bare',
+    label: 'idle vs bare, one process',
+    handler: 'tiny',
+    cell: oneProcess('idle').name,
+    baseline: oneProcess('bare').name,
     target: { min: 0.99 },
   },
-  // Reported beside the within-process figures below, which carry the target: two processes differ by more
-  // than the 5 % this would have to resolve
   {
     key: 'attack-vs-bare',
-    label: 'attack (one forged token, replayed) vs bare under the same traffic',
+    label: 'attack (one forged token, replayed) vs bare under the same traffic, one process',
     handler: 'tiny',
-    cell: 'idle+replayed',
-    baseline: 'bare+replayed',
+    cell: oneProcess('idle', 'replayed').name,
+    baseline: oneProcess('bare', 'replayed').name,
+    target: { min: 0.95 },
   },
   {
     key: 'attack-fresh-vs-bare',
-    label: 'attack (a fresh forged token each request) vs bare under the same traffic',
+    label: 'attack (a fresh forged token each request) vs bare under the same traffic, one process',
     handler: 'tiny',
-    cell: 'idle+fresh',
-    baseline: 'bare+fresh',
+    cell: oneProcess('idle', 'fresh').name,
+    baseline: oneProcess('bare', 'fresh').name,
+    target: { min: 0.95 },
   },
   {
     key: 'cpu-capture-vs-idle',
@@ -197,44 +227,6 @@ const RATIOS: Ratio[] = [
 ]
 
 /**
- * A difference in differences, as ratios: how much a kind of traffic slows a server, relative to plain traffic on the
- * same process, over how much it slows its baseline server, per round from that round's four cells. Each
- * inner ratio compares one process with itself, so what sets two processes apart (where their JIT and heap
- * landed: ±10 % on the tiny handler, see bare-twin) cancels; the outer ratio removes what the longer request
- * costs the baseline too, such as parsing it.
- */
-interface WithinProcessRatio {
-  key: string
-  label: string
-  handler: Handler
-  server: Scenario
-  baseline: Scenario
-  traffic: Exclude<Traffic, 'plain'>
-  target?: BenchTarget
-}
-
-const WITHIN_PROCESS_RATIOS: WithinProcessRatio[] = [
-  {
-    key: 'attack-within-process',
-    label: 'attack (one forged token, replayed)',
-    handler: 'tiny',
-    server: 'idle',
-    baseline: 'bare',
-    traffic: 'replayed',
-    target: { min: 0.95 },
-  },
-  {
-    key: 'attack-fresh-within-process',
-    label: 'attack (a fresh forged token each request)',
-    handler: 'tiny',
-    server: 'idle',
-    baseline: 'bare',
-    traffic: 'fresh',
-    target: { min: 0.95 },
-  },
-]
-
-/**
  * Iterations of burnCpu that take ~1 ms here, measured once in this process: every server gets the same
  * count, so the work per request is identical across scenarios.
  */
@@ -254,25 +246,28 @@ function calibrate(): number {
  * Runs load on one server. The servers not under test are stopped (SIGSTOP), so that an idle profiler's
  * sampling thread in one server cannot take CPU from another's round on two cores.
  */
-async function round1(
-  server: ServerProcess,
-  traffic: Traffic,
-  seconds: number,
-  plan: Plan,
-): Promise<LoadResult> {
+async function round1(server: ServerProcess, c: Cell, seconds: number, plan: Plan): Promise<LoadResult> {
   process.kill(server.pid, 'SIGCONT')
   await sleep(50)
   try {
+    if (c.mode !== undefined) await selectMode(server, c.mode)
     return await load({
       port: server.port,
       durationSec: seconds,
       connections: CONNECTIONS,
-      attack: traffic === 'plain' ? undefined : traffic,
+      attack: c.traffic === 'plain' ? undefined : c.traffic,
       tickMs: plan.tickMs,
     })
   } finally {
     process.kill(server.pid, 'SIGSTOP')
   }
+}
+
+/** Points the `bare-and-idle` server's requests at one of its two apps. */
+async function selectMode(server: ServerProcess, mode: Mode): Promise<void> {
+  const response = await fetch(`http://127.0.0.1:${server.port}${MODE_PATH}${mode}`)
+  const answer = await response.text()
+  if (!response.ok || answer !== mode) throw new Error(`${server.scenario}: mode ${mode} refused: ${answer}`)
 }
 
 interface GroupOutcome {
@@ -318,13 +313,13 @@ async function runGroup(
     if (failed !== undefined) throw failed.reason
     for (const server of servers) process.kill(server.pid, 'SIGSTOP')
     const serverOf = (c: Cell) => servers.find((server) => server.scenario === c.server)!
-    for (const c of cells) await round1(serverOf(c), c.traffic, plan.warmupSec, plan)
+    for (const c of cells) await round1(serverOf(c), c, plan.warmupSec, plan)
     const perRound = new Map<string, LoadResult[]>(cells.map((c) => [c.name, []]))
     for (let r = 0; r < plan.rounds; r++) {
       // Interleaved: every cell once per round, starting one later each round (A B C, B C A, …)
       for (let i = 0; i < cells.length; i++) {
         const c = cells[(r + i) % cells.length]!
-        perRound.get(c.name)!.push(await round1(serverOf(c), c.traffic, plan.roundSec, plan))
+        perRound.get(c.name)!.push(await round1(serverOf(c), c, plan.roundSec, plan))
       }
     }
     const rssMb: Partial<Record<Scenario, number>> = {}
@@ -387,28 +382,6 @@ function results(outcome: GroupOutcome): BenchResult[] {
     const note =
       `median req/s ${rps(num)} vs ${rps(den)}; p99 ${p99(num)} vs ${p99(den)} ms; ` + loadNote([num, den])
     out.push(figure(ratio.key, ratio.label, perRoundRatio(num, den), ratio.target, note))
-  }
-  for (const ratio of WITHIN_PROCESS_RATIOS) {
-    if (ratio.handler !== handler) continue
-    const { server, baseline, traffic } = ratio
-    const attacked = perRound.get(cell(server, traffic).name)
-    const plain = perRound.get(cell(server).name)
-    const baselineAttacked = perRound.get(cell(baseline, traffic).name)
-    const baselinePlain = perRound.get(cell(baseline).name)
-    // Quick mode may lack a cell: the figure needs all four
-    if (!attacked || !plain || !baselineAttacked || !baselinePlain) continue
-    const serverKept = perRoundRatio(attacked, plain)
-    const baselineKept = perRoundRatio(baselineAttacked, baselinePlain)
-    const ratios = serverKept.map((kept, i) => kept / baselineKept[i]!)
-    const label =
-      `${ratio.label}, within each process: ` +
-      `(${server} attacked ÷ ${server} plain) ÷ (${baseline} attacked ÷ ${baseline} plain)`
-    const note =
-      `medians: ${server} attacked at ${round(median(serverKept))} × its plain req/s ` +
-      `(${rps(attacked)} vs ${rps(plain)}), ${baseline} at ${round(median(baselineKept))} × ` +
-      `(${rps(baselineAttacked)} vs ${rps(baselinePlain)}); ` +
-      loadNote([attacked, plain, baselineAttacked, baselinePlain])
-    out.push(figure(ratio.key, label, ratios, ratio.target, note))
   }
   const { rssMb } = outcome
   if (rssMb['cpu-capture'] !== undefined && rssMb.idle !== undefined) {

@@ -9,6 +9,7 @@ export const SCENARIOS = [
   'bare',
   'bare-twin',
   'idle',
+  'bare-and-idle',
   'attack',
   'attack-fresh',
   'cpu-capture',
@@ -18,6 +19,15 @@ export const SCENARIOS = [
   'peer',
 ] as const
 export type Scenario = (typeof SCENARIOS)[number]
+
+/**
+ * `bare-and-idle` is one process serving two apps of the same framework, one without Tripwire and one with it
+ * as in `idle`, switched between rounds (`GET /__bench/mode/bare` or `…/idle`): the two compared within one
+ * process, where its JIT and heap landed alike for both.
+ */
+export const MODE_PATH = '/__bench/mode/'
+export const MODES = ['bare', 'idle'] as const
+export type Mode = (typeof MODES)[number]
 
 /** Scenarios whose server has no Tripwire. */
 export function withoutTripwire(scenario: Scenario): boolean {

@@ -8,7 +8,8 @@
  * It listens on 127.0.0.1:0 and prints `{"port":…,"pid":…}` as one JSON line once it is ready: for the capture
  * scenarios, once the capture is running (for `--capture-ms`, default 60 s, at most 300 s); for `peer`, once
  * @datadog/pprof's time profiler is. Captures are stored in `--dir` if they end (the benchmark kills the
- * server first, and removes the directory). It serves GET /work only. `--self-profile` starts a CPU capture of
+ * server first, and removes the directory). It serves GET /work only (`bare-and-idle` also answers
+ * GET /__bench/mode/bare|idle, which picks the app the next requests go to). `--self-profile` starts a CPU capture of
  * the same length in a scenario that has none (`idle`, `attack`, `attack-fresh`), so that Tripwire profiles its own cost under
  * load (bench/self-profile.ts).
  */
@@ -27,12 +28,15 @@ import {
   HANDLERS,
   isOneOf,
   KID,
+  MODE_PATH,
+  MODES,
   PATH,
   SCENARIOS,
   SECRET,
   SERVICE,
   type Framework,
   type Handler,
+  type Mode,
   type Scenario,
   withoutTripwire,
 } from './scenarios.js'
@@ -82,14 +86,20 @@ function tripwireOptions(dir: string): TripwireOptions {
   }
 }
 
-const installed = !withoutTripwire(scenario)
+const installed = !withoutTripwire(scenario) && scenario !== 'bare-and-idle'
 
-async function listen(framework: Framework, withTripwire: boolean, dir: string) {
-  let controller: TripwireController | undefined
-  let server: http.Server
+type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void
+
+/** The app: its request handler, and Tripwire's controller when it has Tripwire. */
+async function buildApp(
+  framework: Framework,
+  withTripwire: boolean,
+  dir: string,
+): Promise<{ handler: RequestHandler; controller: TripwireController | undefined }> {
   if (framework === 'express') {
     const { default: express } = await import('express')
     const app = express()
+    let controller: TripwireController | undefined
     if (withTripwire) {
       const { tripwire } = await import('@tripwire/express')
       const middleware = tripwire(tripwireOptions(dir))
@@ -97,10 +107,12 @@ async function listen(framework: Framework, withTripwire: boolean, dir: string) 
       app.use(middleware)
     }
     app.get(PATH, (_req, res) => void res.send(work()))
-    server = http.createServer(app)
-  } else if (framework === 'koa') {
+    return { handler: app, controller }
+  }
+  if (framework === 'koa') {
     const { default: Koa } = await import('koa')
     const app = new Koa()
+    let controller: TripwireController | undefined
     if (withTripwire) {
       const { tripwire } = await import('@tripwire/koa')
       const middleware = tripwire(tripwireOptions(dir))
@@ -111,21 +123,51 @@ async function listen(framework: Framework, withTripwire: boolean, dir: string) 
       if (ctx.method === 'GET' && ctx.path === PATH) ctx.body = work()
     })
     const callback = app.callback()
-    server = http.createServer((req, res) => void callback(req, res))
-  } else {
-    const { default: Fastify } = await import('fastify')
-    const app = Fastify({ logger: false })
-    if (withTripwire) {
-      const { tripwire } = await import('@tripwire/fastify')
-      await app.register(tripwire, tripwireOptions(dir))
-    }
-    app.get(PATH, async () => work())
-    await app.listen({ port: 0, host: '127.0.0.1' })
-    if (withTripwire) controller = app.tripwire
-    return { server: app.server, controller }
+    return { handler: (req, res) => void callback(req, res), controller }
   }
+  const { default: Fastify } = await import('fastify')
+  // Fastify's own request handler, as its server would call it: the server made here never listens
+  let fastifyHandler: RequestHandler | undefined
+  const app = Fastify({
+    logger: false,
+    serverFactory: (handler) => {
+      fastifyHandler = handler
+      return http.createServer(handler)
+    },
+  })
+  if (withTripwire) {
+    const { tripwire } = await import('@tripwire/fastify')
+    await app.register(tripwire, tripwireOptions(dir))
+  }
+  app.get(PATH, async () => work())
+  await app.ready()
+  return { handler: fastifyHandler!, controller: withTripwire ? app.tripwire : undefined }
+}
+
+async function listen(handler: RequestHandler): Promise<http.Server> {
+  const server = http.createServer(handler)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { server, controller }
+  return server
+}
+
+/** One server, two apps: the mode request picks which one serves the requests after it. */
+async function listenBareAndIdle(framework: Framework, dir: string) {
+  const apps: Record<Mode, RequestHandler> = {
+    bare: (await buildApp(framework, false, dir)).handler,
+    idle: (await buildApp(framework, true, dir)).handler,
+  }
+  let serving = apps.bare
+  const server = await listen((req, res) => {
+    const url = req.url ?? ''
+    if (url.startsWith(MODE_PATH)) {
+      const mode = url.slice(MODE_PATH.length)
+      if (!isOneOf(MODES, mode)) return void res.writeHead(400).end(`modes: ${MODES.join(', ')}`)
+      serving = apps[mode]
+      return void res.end(mode)
+    }
+    serving(req, res)
+  })
+  return { server, controller: undefined }
 }
 
 async function startProfiling(scenario: Scenario, controller: TripwireController | undefined): Promise<void> {
@@ -148,7 +190,13 @@ async function startProfiling(scenario: Scenario, controller: TripwireController
   }
 }
 
-const { server, controller } = await listen(framework, installed, values.dir)
+const { server, controller } =
+  scenario === 'bare-and-idle'
+    ? await listenBareAndIdle(framework, values.dir)
+    : await buildApp(framework, installed, values.dir).then(async ({ handler, controller }) => ({
+        server: await listen(handler),
+        controller,
+      }))
 await startProfiling(scenario, controller)
 const { port } = server.address() as AddressInfo
 console.log(JSON.stringify({ port, pid: process.pid }))

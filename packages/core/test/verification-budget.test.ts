@@ -4,10 +4,13 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { resolveKeySet } from '../src/auth/key-set.js'
+import { verifyToken } from '../src/auth/token-verifier.js'
 import { VerificationBudget } from '../src/auth/verification-budget.js'
 import { mintToken } from '../src/auth/token-minter.js'
 import { createTripwire, type TripwireController } from '../src/controller.js'
 import { isTripwireError } from '../src/errors.js'
+import { OptionChecker } from '../src/option-checks.js'
 import { LocalDiskSink } from '../src/sinks/local-disk.js'
 import { HeaderTrigger } from '../src/trigger/header-trigger.js'
 
@@ -23,6 +26,37 @@ describe('VerificationBudget', () => {
     )
     assert.equal(budget.take(1000), true)
     assert.equal(budget.take(1001), true)
+  })
+
+  test('spent() tells whether the second is spent without taking from it', () => {
+    const budget = new VerificationBudget(1)
+    assert.equal(budget.spent(0), false)
+    assert.equal(budget.spent(1), false, 'asking takes nothing')
+    assert.equal(budget.take(2), true)
+    assert.equal(budget.spent(3), true)
+    assert.equal(budget.spent(1002), false, 'a new second')
+  })
+
+  test('once spent, a token is refused before it is decoded, whatever its shape', () => {
+    const spent = { take: () => assert.fail('nothing is taken'), spent: () => true }
+    const keys = resolveKeySet(new OptionChecker('test'), [{ kid: 'k', secret: SECRET }])
+    const expectations = {
+      audience: 'checkout',
+      issuers: undefined,
+      maxLifetimeSec: 300,
+      clockToleranceSec: 30,
+      scope: 'profiles:trigger',
+    }
+    for (const token of [
+      'not-a-token',
+      'a.b.c',
+      mintToken({ key: FORGER, kid: 'k', audience: 'checkout', scope: 'profiles:trigger', ttlSec: 60 }),
+    ]) {
+      assert.deepEqual(verifyToken(token, keys, expectations, Date.now() / 1000, spent), {
+        ok: false,
+        reason: 'over-verification-budget',
+      })
+    }
   })
 })
 

@@ -59,10 +59,17 @@ export function verifyToken(
   keys: KeySet,
   expect: TokenExpectations,
   nowSec: number,
-  /** Asked just before the cryptography, after the cheap checks; refuses the token when it says no. */
-  budget?: { take(nowMs: number): boolean },
+  /**
+   * Taken from just before the cryptography, after the cheap checks, and refuses the token when it says no.
+   * Once it is spent for the second, tokens are refused before they are decoded: under a flood of forgeries,
+   * decoding each one's header would cost more than the rest of the refusal.
+   */
+  budget?: { take(nowMs: number): boolean; spent(nowMs: number): boolean },
 ): TokenVerdict {
   if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: 'too-long' }
+  if (budget !== undefined && budget.spent(nowSec * 1000)) {
+    return { ok: false, reason: 'over-verification-budget' }
+  }
   const parts = COMPACT_JWS.exec(token)
   if (parts === null) return { ok: false, reason: 'malformed' }
   const [, headerSegment, payloadSegment, signatureSegment] = parts as unknown as [

@@ -12,12 +12,20 @@ export class VerificationBudget {
 
   /** Takes one verification from the current second's budget; false when it is spent. */
   take(nowMs: number): boolean {
+    if (this.spent(nowMs)) return false
+    this.used++
+    return true
+  }
+
+  /**
+   * Whether the current second's budget is spent, without taking from it: a token that would be refused
+   * unverified anyway is refused before it is even decoded.
+   */
+  spent(nowMs: number): boolean {
     if (nowMs >= this.windowEndsAtMs) {
       this.windowEndsAtMs = nowMs + 1000
       this.used = 0
     }
-    if (this.used >= this.perSecond) return false
-    this.used++
-    return true
+    return this.used >= this.perSecond
   }
 }

@@ -4,6 +4,7 @@ import {
   ERROR_HEADER,
   ID_HEADER,
   STATUS_HEADER,
+  type RequestDisposition,
   type TripwireController,
   type TripwireOptions,
 } from '@tripwire/core'
@@ -22,20 +23,31 @@ export interface TripwireMiddleware extends Middleware {
  */
 export function tripwire(options: TripwireOptions | TripwireController): TripwireMiddleware {
   const http = createTripwireHttp(options)
-  const middleware = async (ctx: Context, next: Next): Promise<void> => {
+  const middleware = (ctx: Context, next: Next): Promise<void> => {
     const disposition = http.handle(ctx.req, ctx.res, routeTemplate, ctx)
-    if (disposition !== 'next' && (await disposition) === 'handled') {
-      // the admin API has answered on the raw response: Koa must not write one of its own
-      ctx.respond = false
-      return
-    }
-    try {
-      await next()
-    } catch (error) {
-      throw keepProfileHeaders(error, ctx)
-    }
+    // The usual request: nothing to wait for, and no profile header that an error would have to carry over.
+    // Handing Koa the next middleware's promise itself spares an async frame and an await per request.
+    if (disposition === 'next' && !ctx.res.hasHeader(STATUS_HEADER)) return next() as Promise<void>
+    return continueAfter(disposition, ctx, next)
   }
   return Object.assign(middleware, { tripwire: http.controller })
+}
+
+async function continueAfter(
+  disposition: 'next' | Promise<RequestDisposition>,
+  ctx: Context,
+  next: Next,
+): Promise<void> {
+  if (disposition !== 'next' && (await disposition) === 'handled') {
+    // the admin API has answered on the raw response: Koa must not write one of its own
+    ctx.respond = false
+    return
+  }
+  try {
+    await next()
+  } catch (error) {
+    throw keepProfileHeaders(error, ctx)
+  }
 }
 
 /**

@@ -22,6 +22,31 @@ describe('ForgedTokenCache', () => {
     )
   })
 
+  test('tokens that share their last characters are told apart, whole', () => {
+    const cache = new ForgedTokenCache(4)
+    const signature = 'S'.repeat(43)
+    const first = `header.payload-1.${signature}`
+    const second = `header.payload-2.${signature}`
+    cache.remember(first)
+    assert.equal(cache.has(first), true)
+    assert.equal(
+      cache.has(second),
+      false,
+      'a different token with the same signature is never refused from here',
+    )
+    cache.remember(second)
+    assert.equal(cache.has(second), true)
+    assert.equal(cache.size, 1, "the two share a key: the newer took the older one's place")
+    assert.equal(cache.has(first), false)
+  })
+
+  test('a token built fresh each time, as a server receives it, is found', () => {
+    const cache = new ForgedTokenCache(4)
+    const bytes = Buffer.from(`eyJhbGciOiJIUzI1NiJ9.${'p'.repeat(200)}.${'s'.repeat(43)}`)
+    cache.remember(bytes.toString('latin1'))
+    assert.equal(cache.has(bytes.toString('latin1')), true)
+  })
+
   test('keeps no token longer than its length bound', () => {
     const cache = new ForgedTokenCache(3, 10)
     cache.remember('x'.repeat(11))

@@ -299,6 +299,9 @@ describe('bounds', () => {
   test('a profile that turns out larger than maxProfileBytes is stored as failed, without a body', async () => {
     const { tripwire, dir } = await controllerFor({ limits: { maxProfileBytes: 1024 } })
     const handle = await tripwire.start({})
+    // work while it records: a profile of a few idle milliseconds can come out just under 1 KiB (1,036 bytes
+    // seen on Node 22); with 50 ms of samples it is over 2 KiB
+    spinHotLoop(50)
     const meta = await handle.done
     assert.equal(meta.status, 'failed')
     assert.equal(meta.error?.code, ErrorCodes.PROFILE_TOO_LARGE)

@@ -502,7 +502,9 @@ describe('failures never break the caller', () => {
 
   test('close() stops a running capture, stores it as aborted, and refuses later starts', async () => {
     const { tripwire, dir } = await controllerFor()
-    const handle = await tripwire.start({ durationMs: 30_000 })
+    // a 30 s window samples every 10 ms by default: ~10 samples of 100 ms of work would not name the hottest
+    // function reliably, ~100 at 1 ms do
+    const handle = await tripwire.start({ durationMs: 30_000, samplingIntervalUs: 1000 })
     spinHotLoop(100)
     await tripwire.close()
     const meta = await handle.done

@@ -502,15 +502,17 @@ describe('failures never break the caller', () => {
 
   test('close() stops a running capture, stores it as aborted, and refuses later starts', async () => {
     const { tripwire, dir } = await controllerFor()
-    // a 30 s window samples every 10 ms by default: ~10 samples of 100 ms of work would not name the hottest
-    // function reliably, ~100 at 1 ms do
+    // a 30 s window samples every 10 ms by default: 1 ms gives ~100 samples of the 100 ms of work
     const handle = await tripwire.start({ durationMs: 30_000, samplingIntervalUs: 1000 })
     spinHotLoop(100)
     await tripwire.close()
     const meta = await handle.done
     assert.equal(meta.status, 'aborted')
-    const summary = summarizeCpuProfile(JSON.parse((await readBody(dir, meta)).toString()) as CpuProfile)
-    assert.equal(summary.functions[0]?.functionName, 'spinHotLoop')
+    // what was recorded until close() is stored: the 100 ms of work, sampled (V8 may inline the hot loop into
+    // its caller by now, so the samples are counted rather than the function named)
+    const profile = JSON.parse((await readBody(dir, meta)).toString()) as CpuProfile
+    assert.ok((profile.samples?.length ?? 0) >= 50, `${profile.samples?.length} samples`)
+    assert.equal(meta.sampling?.samples, profile.samples?.length)
     await rejectsWithCode(tripwire.start({ durationMs: 10 }), ErrorCodes.CLOSED)
     await tripwire.close() // idempotent
   })

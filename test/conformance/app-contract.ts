@@ -43,11 +43,19 @@ export async function slowResponse(msParam: string): Promise<{ ok: true; waited:
   return { ok: true, waited: ms }
 }
 
-/** What the application can see of the trigger header, parsed or raw (request loggers read the raw list). */
-export function headersResponse(req: IncomingMessage): { triggerHeader: unknown; inRawHeaders: boolean } {
+/**
+ * What the application can see of the trigger header: parsed, raw (request loggers read the raw list) or in
+ * `headersDistinct`, which Node builds from the raw list when first read, after Tripwire has taken the header out.
+ */
+export function headersResponse(req: IncomingMessage): {
+  triggerHeader: unknown
+  inRawHeaders: boolean
+  distinct: Record<string, string[]>
+} {
   return {
     triggerHeader: req.headers['x-trigger-profile'] ?? null,
     inRawHeaders: req.rawHeaders.some((name) => name.toLowerCase() === 'x-trigger-profile'),
+    distinct: { ...req.headersDistinct } as Record<string, string[]>,
   }
 }
 

@@ -21,7 +21,7 @@ import {
   type TripwireController,
   type TripwireOptions,
 } from '@tripwire/core'
-import type { ConformanceApp, CreateApp } from './app-contract.js'
+import type { ConformanceApp, CreateApp, headersResponse } from './app-contract.js'
 import { get, send, type HttpResponse } from './http.js'
 import {
   adminToken,
@@ -314,14 +314,25 @@ export function defineConformanceSuite(adapterName: string, createApp: CreateApp
       })
 
       test('the application never sees the token, valid or not', async () => {
-        const rejected = await get(app.url, '/headers', trigger('garbage-token'))
-        assert.deepEqual(rejected.json(), { triggerHeader: null, inRawHeaders: false })
+        // a header after the token's: taking the token out of the raw list must leave the rest readable
+        const sent = (token: string) => ({ ...trigger(token), 'x-after-token': 'kept' })
+        const expectUnseen = (response: HttpResponse) => {
+          assert.equal(response.status, 200, response.text)
+          const seen = response.json<ReturnType<typeof headersResponse>>()
+          assert.equal(seen.triggerHeader, null)
+          assert.equal(seen.inRawHeaders, false)
+          assert.equal(seen.distinct['x-trigger-profile'], undefined)
+          assert.deepEqual(seen.distinct['x-after-token'], ['kept'])
+          assert.ok(seen.distinct.host !== undefined, 'every other header stays in headersDistinct')
+        }
+        const rejected = await get(app.url, '/headers', sent('garbage-token'))
+        expectUnseen(rejected)
         assert.ok(
           (controller.status().trigger.rejected.malformed ?? 0) >= 1,
           'refusals are counted by reason',
         )
-        const accepted = await get(app.url, '/headers', trigger(triggerToken()))
-        assert.deepEqual(accepted.json(), { triggerHeader: null, inRawHeaders: false })
+        const accepted = await get(app.url, '/headers', sent(triggerToken()))
+        expectUnseen(accepted)
         await stored(accepted.headers['x-profile-id'] as string)
       })
     })

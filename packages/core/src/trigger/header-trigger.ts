@@ -9,6 +9,7 @@ import { routeOrUndefined, type RouteOf } from '../route-of.js'
 import { UNMATCHED_ROUTE } from '../latency/route-latency.js'
 import type { CaptureRequestInfo } from '../types.js'
 import { onResponseFinished } from './response-finished.js'
+import { removeRequestHeader } from './remove-request-header.js'
 import { readTriggerClaims, type ClaimRejection, type TriggerRequest } from './trigger-claims.js'
 
 export const TRIGGER_HEADER = 'x-trigger-profile'
@@ -84,7 +85,7 @@ export class HeaderTrigger {
     const value = req.headers[TRIGGER_HEADER]
     if (value === undefined) return undefined
     // the application (and its request logger) never sees the token
-    removeHeader(req, TRIGGER_HEADER)
+    removeRequestHeader(req, TRIGGER_HEADER)
     const checked = this.check(Array.isArray(value) ? value.join(',') : value)
     if ('reason' in checked) {
       this.counts.rejected[checked.reason] = (this.counts.rejected[checked.reason] ?? 0) + 1
@@ -171,17 +172,6 @@ export class HeaderTrigger {
       if (trigger.mode === 'request') void handle.stop({ request })
       else handle.annotate({ request })
     })
-  }
-}
-
-/** Out of `headers` and `rawHeaders` both (`headersDistinct` is built from the latter when first read). */
-function removeHeader(req: IncomingMessage, name: string): void {
-  delete req.headers[name]
-  const raw = req.rawHeaders
-  for (let index = raw.length - 2; index >= 0; index -= 2) {
-    // the length first: lowercasing every header name of every request carrying a token allocates
-    const rawName = raw[index]!
-    if (rawName.length === name.length && rawName.toLowerCase() === name) raw.splice(index, 2)
   }
 }
 

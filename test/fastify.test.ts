@@ -82,6 +82,29 @@ describe('fastify specifics', () => {
     }
   })
 
+  test('a refused token is answered in the reply headers, leaving the raw response untouched', async () => {
+    const app = Fastify()
+    await app.register(tripwire, options())
+    // what the raw response held when the handler ran: a header set on it would make Node's writeHead merge
+    app.get('/raw-headers', async (_request, reply) => ({ raw: reply.raw.getHeaderNames() }))
+    app.get('/fails', async () => {
+      throw new Error('the handler failed')
+    })
+    const url = await app.listen({ port: 0, host: '127.0.0.1' })
+    try {
+      const refused = await fetch(`${url}/raw-headers`, { headers: { 'x-trigger-profile': 'garbage' } })
+      assert.equal(refused.headers.get('x-profile-status'), 'rejected')
+      assert.deepEqual(await refused.json(), { raw: [] })
+      // Fastify's error handler keeps the reply's headers
+      const failed = await fetch(`${url}/fails`, { headers: { 'x-trigger-profile': 'garbage' } })
+      assert.equal(failed.status, 500)
+      assert.equal(failed.headers.get('x-profile-status'), 'rejected')
+      await failed.text()
+    } finally {
+      await app.close()
+    }
+  })
+
   test('fastify.close() stops a running capture and stores it', async () => {
     const app = Fastify()
     await app.register(tripwire, options())

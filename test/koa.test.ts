@@ -55,7 +55,7 @@ defineConformanceSuite('koa 3', koaApp(Koa3))
 defineConformanceSuite('koa 2', koaApp(Koa2))
 
 describe('koa specifics', () => {
-  test('an error thrown downstream still ends a request-mode capture, with its route', async () => {
+  test('an error thrown downstream still ends a request-mode capture, with its route, and keeps the answer', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tripwire-koa-'))
     const app = new Koa3()
     app.silent = true
@@ -89,6 +89,13 @@ describe('koa specifics', () => {
       }
       assert.equal(meta?.status, 'completed')
       assert.deepEqual(meta.request, { method: 'GET', route: '/boom/:n' })
+      // a refused token's answer is carried over the error response too (Koa clears headers set before it)
+      const refused = await fetch(`http://127.0.0.1:${port}/boom/2`, {
+        headers: { 'x-trigger-profile': 'garbage' },
+      })
+      assert.equal(refused.status, 500)
+      assert.equal(refused.headers.get('x-profile-status'), 'rejected')
+      await refused.text()
     } finally {
       await middleware.tripwire.close()
       server.close()

@@ -16,7 +16,13 @@ export {
   TRIGGER_HEADER,
   TRIGGER_SCOPE,
 } from './trigger/header-trigger.js'
-export type { HeaderRejection, HeaderTriggerStatus, TriggerOutcome } from './trigger/header-trigger.js'
+export type {
+  AnswerHeaders,
+  AnswerHeadersOf,
+  HeaderRejection,
+  HeaderTriggerStatus,
+  TriggerOutcome,
+} from './trigger/header-trigger.js'
 export type { RouteOf } from './route-of.js'
 export { SCOPE_FOR_ACTION } from './admin/admin-auth.js'
 export { mintToken } from './auth/token-minter.js'

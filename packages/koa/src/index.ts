@@ -25,20 +25,26 @@ export function tripwire(options: TripwireOptions | TripwireController): Tripwir
   const http = createTripwireHttp(options)
   const middleware = (ctx: Context, next: Next): Promise<void> => {
     const disposition = http.handle(ctx.req, ctx.res, routeTemplate, ctx)
-    // The usual request: nothing to wait for, and no profile header that an error would have to carry over.
-    // Handing Koa the next middleware's promise itself spares an async frame and an await per request.
-    if (disposition === 'next' && !ctx.res.hasHeader(STATUS_HEADER)) return next() as Promise<void>
+    if (disposition === 'next') {
+      // The usual request: nothing to wait for, and no profile header that an error would have to carry over.
+      // Handing Koa the next middleware's promise itself spares an async frame and an await per request, and
+      // a refused token (every request of an attack) needs only a rejection handler, not an async frame.
+      if (!ctx.res.hasHeader(STATUS_HEADER)) return next() as Promise<void>
+      return (next() as Promise<void>).catch((error: unknown) => {
+        throw keepProfileHeaders(error, ctx)
+      })
+    }
     return continueAfter(disposition, ctx, next)
   }
   return Object.assign(middleware, { tripwire: http.controller })
 }
 
 async function continueAfter(
-  disposition: 'next' | Promise<RequestDisposition>,
+  disposition: Promise<RequestDisposition>,
   ctx: Context,
   next: Next,
 ): Promise<void> {
-  if (disposition !== 'next' && (await disposition) === 'handled') {
+  if ((await disposition) === 'handled') {
     // the admin API has answered on the raw response: Koa must not write one of its own
     ctx.respond = false
     return

@@ -7,7 +7,11 @@ import { load, type LoadOptions, type LoadResult } from '../load/load.js'
 import {
   burnCpu,
   FRAMEWORKS,
+  ALTERNATE,
+  type AppShares,
   MODE_PATH,
+  MODES,
+  REPORT,
   type Framework,
   type Handler,
   type Mode,
@@ -29,14 +33,14 @@ type Traffic = NonNullable<LoadOptions['attack']> | 'plain'
 
 /**
  * One measurement: a server (one process per server scenario, shared by its cells) under one kind of traffic.
- * On the `bare-and-idle` server, `mode` picks which of its two apps serves the cell's load: the bare one, or
- * the one with Tripwire. Attack traffic is compared with bare under the same traffic, so that the figure is
- * Tripwire's cost, not the cost of parsing a longer request.
+ * On the `bare-and-idle` server, one load serves both of its apps, the bare one and the one with Tripwire, in
+ * turns (`alternate`), and yields a figure for each. Attack traffic is compared with bare under the same
+ * traffic, so that the figure is Tripwire's cost, not the cost of parsing a longer request.
  */
 interface Cell {
   name: string
   server: Scenario
-  mode?: Mode
+  alternate?: true
   traffic: Traffic
 }
 
@@ -49,13 +53,17 @@ const cell = (server: Scenario, traffic: Traffic = 'plain'): Cell => ({
   traffic,
 })
 
-/** A cell of the `bare-and-idle` server: `one-process:bare`, `one-process:idle+replayed`, … */
-const oneProcess = (mode: Mode, traffic: Traffic = 'plain'): Cell => ({
-  name: withTraffic(`one-process:${mode}`, traffic),
+/** The cell of the `bare-and-idle` server under one kind of traffic, both apps in turn. */
+const oneProcess = (traffic: Traffic = 'plain'): Cell => ({
+  name: withTraffic('one-process', traffic),
   server: 'bare-and-idle',
-  mode,
+  alternate: true,
   traffic,
 })
+
+/** The figures one alternating load yields, one per app: `one-process:bare`, `one-process:idle+replayed`, … */
+const oneProcessApp = (mode: Mode, traffic: Traffic = 'plain'): string =>
+  withTraffic(`one-process:${mode}`, traffic)
 
 interface Plan {
   rounds: number
@@ -71,9 +79,18 @@ function loadSec(seconds: number, plan: Plan): number {
   return (Math.ceil((seconds * 1000) / plan.tickMs) * plan.tickMs) / 1000
 }
 
-/** The load one server group takes, warm-up included. */
-function groupLoadSec(plan: Plan, cells: number): number {
-  return cells * (loadSec(plan.warmupSec, plan) + plan.rounds * loadSec(plan.roundSec, plan))
+/** How long a cell loads its server per round: an alternating cell serves two apps, each for `seconds`. */
+const cellSec = (c: Cell, seconds: number): number => (c.alternate ? 2 * seconds : seconds)
+
+/** The load a group of cells takes, warm-up included. */
+function groupLoadSec(plan: Plan, cells: Cell[]): number {
+  return cells.reduce(
+    (sum, c) =>
+      sum +
+      loadSec(cellSec(c, plan.warmupSec), plan) +
+      plan.rounds * loadSec(cellSec(c, plan.roundSec), plan),
+    0,
+  )
 }
 
 const TINY_CELLS = [
@@ -82,14 +99,11 @@ const TINY_CELLS = [
   cell('bare-twin'),
   cell('idle'),
   // the same comparisons within one process, where they carry the targets
-  ...(['plain', 'replayed', 'fresh'] as const).flatMap((traffic) => [
-    oneProcess('bare', traffic),
-    oneProcess('idle', traffic),
-  ]),
+  ...(['plain', 'replayed', 'fresh'] as const).map((traffic) => oneProcess(traffic)),
 ]
 
-// 15 cells per framework, ~1.3 s each per round with autocannon's own start and stop: the budget of 10 minutes
-// for the whole run sets the length. A tick of 100 ms keeps the rounds as long as planned (at autocannon's 1 s
+// Per framework and round: 9 cells (the 3 alternating ones load twice as long) and 6 on the cpu handler, ~1.3 s
+// each with autocannon's own start and stop: the budget of 10 minutes for the whole run sets the length. A tick of 100 ms keeps the rounds as long as planned (at autocannon's 1 s
 // tick, every load lasts a whole number of seconds)
 const FULL: Plan = {
   rounds: 5,
@@ -114,10 +128,7 @@ const QUICK: Plan = {
     tiny: [
       cell('bare'),
       cell('idle'),
-      ...(['plain', 'replayed', 'fresh'] as const).flatMap((traffic) => [
-        oneProcess('bare', traffic),
-        oneProcess('idle', traffic),
-      ]),
+      ...(['plain', 'replayed', 'fresh'] as const).map((traffic) => oneProcess(traffic)),
     ],
     cpu: (['idle', 'cpu-capture', 'peer'] as const).map((server) => cell(server)),
   },
@@ -153,24 +164,24 @@ const RATIOS: Ratio[] = [
     key: 'idle-vs-bare',
     label: 'idle vs bare, one process',
     handler: 'tiny',
-    cell: oneProcess('idle').name,
-    baseline: oneProcess('bare').name,
+    cell: oneProcessApp('idle'),
+    baseline: oneProcessApp('bare'),
     target: { min: 0.99 },
   },
   {
     key: 'attack-vs-bare',
     label: 'attack (one forged token, replayed) vs bare under the same traffic, one process',
     handler: 'tiny',
-    cell: oneProcess('idle', 'replayed').name,
-    baseline: oneProcess('bare', 'replayed').name,
+    cell: oneProcessApp('idle', 'replayed'),
+    baseline: oneProcessApp('bare', 'replayed'),
     target: { min: 0.95 },
   },
   {
     key: 'attack-fresh-vs-bare',
     label: 'attack (a fresh forged token each request) vs bare under the same traffic, one process',
     handler: 'tiny',
-    cell: oneProcess('idle', 'fresh').name,
-    baseline: oneProcess('bare', 'fresh').name,
+    cell: oneProcessApp('idle', 'fresh'),
+    baseline: oneProcessApp('bare', 'fresh'),
     target: { min: 0.95 },
   },
   {
@@ -243,31 +254,59 @@ function calibrate(): number {
 }
 
 /**
- * Runs load on one server. The servers not under test are stopped (SIGSTOP), so that an idle profiler's
- * sampling thread in one server cannot take CPU from another's round on two cores.
+ * Runs load on one server and returns its figures by name: the cell's, or one per app of an alternating cell.
+ * The servers not under test are stopped (SIGSTOP), so that an idle profiler's sampling thread in one server
+ * cannot take CPU from another's round on two cores.
  */
-async function round1(server: ServerProcess, c: Cell, seconds: number, plan: Plan): Promise<LoadResult> {
+async function measure(
+  server: ServerProcess,
+  c: Cell,
+  seconds: number,
+  plan: Plan,
+): Promise<[string, LoadResult][]> {
   process.kill(server.pid, 'SIGCONT')
   await sleep(50)
   try {
-    if (c.mode !== undefined) await selectMode(server, c.mode)
-    return await load({
+    if (c.alternate) await command(server, ALTERNATE)
+    const result = await load({
       port: server.port,
-      durationSec: seconds,
+      durationSec: cellSec(c, seconds),
       connections: CONNECTIONS,
       attack: c.traffic === 'plain' ? undefined : c.traffic,
       tickMs: plan.tickMs,
     })
+    if (!c.alternate) return [[c.name, result]]
+    const shares = JSON.parse(await command(server, REPORT)) as AppShares
+    return MODES.map((mode, index) => [
+      oneProcessApp(mode, c.traffic),
+      appShare(result, shares[mode], index === 0),
+    ])
   } finally {
     process.kill(server.pid, 'SIGSTOP')
   }
 }
 
-/** Points the `bare-and-idle` server's requests at one of its two apps. */
-async function selectMode(server: ServerProcess, mode: Mode): Promise<void> {
-  const response = await fetch(`http://127.0.0.1:${server.port}${MODE_PATH}${mode}`)
+/**
+ * One app's part of an alternating load: its requests over the time it served them. Latency is the load's, and
+ * its failures (which cannot be told apart by app) are counted once, with the first app.
+ */
+function appShare(load: LoadResult, share: AppShares[Mode], first: boolean): LoadResult {
+  const seconds = share.ms / 1000
+  return {
+    ...load,
+    requestsPerSec: share.requests / seconds,
+    durationSec: seconds,
+    requests: share.requests,
+    ...(!first && { errors: 0, timeouts: 0, non2xx: 0 }),
+  }
+}
+
+/** A `bare-and-idle` server's command (`MODE_PATH`), checked. */
+async function command(server: ServerProcess, name: string): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${server.port}${MODE_PATH}${name}`)
   const answer = await response.text()
-  if (!response.ok || answer !== mode) throw new Error(`${server.scenario}: mode ${mode} refused: ${answer}`)
+  if (!response.ok) throw new Error(`${server.scenario}: ${name} refused: ${answer}`)
+  return answer
 }
 
 interface GroupOutcome {
@@ -288,7 +327,7 @@ async function runGroup(
 ): Promise<GroupOutcome> {
   const cells = plan.cells[handler]
   const scenarios = [...new Set(cells.map((c) => c.server))]
-  const groupSec = groupLoadSec(plan, cells.length)
+  const groupSec = groupLoadSec(plan, cells)
   const captureMs = Math.min(MAX_CAPTURE_MS, groupSec * 3000 + 60_000)
   const dir = await mkdtemp(join(tmpdir(), 'tripwire-bench-load-'))
   const servers: ServerProcess[] = []
@@ -313,13 +352,15 @@ async function runGroup(
     if (failed !== undefined) throw failed.reason
     for (const server of servers) process.kill(server.pid, 'SIGSTOP')
     const serverOf = (c: Cell) => servers.find((server) => server.scenario === c.server)!
-    for (const c of cells) await round1(serverOf(c), c, plan.warmupSec, plan)
-    const perRound = new Map<string, LoadResult[]>(cells.map((c) => [c.name, []]))
+    for (const c of cells) await measure(serverOf(c), c, plan.warmupSec, plan)
+    const perRound = new Map<string, LoadResult[]>()
     for (let r = 0; r < plan.rounds; r++) {
       // Interleaved: every cell once per round, starting one later each round (A B C, B C A, …)
       for (let i = 0; i < cells.length; i++) {
         const c = cells[(r + i) % cells.length]!
-        perRound.get(c.name)!.push(await round1(serverOf(c), c, plan.roundSec, plan))
+        for (const [name, result] of await measure(serverOf(c), c, plan.roundSec, plan)) {
+          perRound.set(name, [...(perRound.get(name) ?? []), result])
+        }
       }
     }
     const rssMb: Partial<Record<Scenario, number>> = {}
@@ -327,11 +368,11 @@ async function runGroup(
       const mb = await peakRssMb(server.pid)
       if (mb !== undefined) rssMb[server.scenario] = mb
     }
-    const summary = cells
-      .map((c) => `${c.name} ${Math.round(median(perRound.get(c.name)!.map((x) => x.requestsPerSec)))}`)
+    const summary = [...perRound]
+      .map(([name, list]) => `${name} ${Math.round(median(list.map((x) => x.requestsPerSec)))}`)
       .join(', ')
     log(`${framework}/${handler}: req/s ${summary}`)
-    return { framework, handler, perRound, rssMb, loadSec: groupLoadSec(plan, 1) }
+    return { framework, handler, perRound, rssMb, loadSec: groupLoadSec(plan, [cell('idle')]) }
   } finally {
     for (const server of servers) killServer(server)
     await rm(dir, { recursive: true, force: true })

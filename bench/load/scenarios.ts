@@ -22,12 +22,17 @@ export type Scenario = (typeof SCENARIOS)[number]
 
 /**
  * `bare-and-idle` is one process serving two apps of the same framework, one without Tripwire and one with it
- * as in `idle`, switched between rounds (`GET /__bench/mode/bare` or `…/idle`): the two compared within one
- * process, where its JIT and heap landed alike for both.
+ * as in `idle`: the two compared within one process, where its JIT and heap landed alike for both.
+ * `GET /__bench/mode/bare` or `…/idle` points the requests after it at one app; `…/alternate` has them take
+ * turns by blocks of requests, each block timed, and `…/report` answers the requests and milliseconds each app
+ * served since (`AppShares`), and ends the turns.
  */
 export const MODE_PATH = '/__bench/mode/'
 export const MODES = ['bare', 'idle'] as const
 export type Mode = (typeof MODES)[number]
+export const ALTERNATE = 'alternate'
+export const REPORT = 'report'
+export type AppShares = Record<Mode, { requests: number; ms: number }>
 
 /** Scenarios whose server has no Tripwire. */
 export function withoutTripwire(scenario: Scenario): boolean {

@@ -23,6 +23,8 @@ import {
   type TripwireOptions,
 } from '@tripwire/core'
 import {
+  ALTERNATE,
+  type AppShares,
   burnCpu,
   FRAMEWORKS,
   HANDLERS,
@@ -31,6 +33,7 @@ import {
   MODE_PATH,
   MODES,
   PATH,
+  REPORT,
   SCENARIOS,
   SECRET,
   SERVICE,
@@ -150,22 +153,65 @@ async function listen(handler: RequestHandler): Promise<http.Server> {
   return server
 }
 
-/** One server, two apps: the mode request picks which one serves the requests after it. */
+/**
+ * Requests per turn when the two apps alternate: short enough that both meet the same moments of a noisy
+ * machine (~40 ms of Fastify's load, ~200 ms of Express's), long beside the 16 requests in flight at a turn,
+ * which are timed with the next one.
+ */
+const TURN_REQUESTS = 2048
+
+/** One server, two apps (see `MODE_PATH`). */
 async function listenBareAndIdle(framework: Framework, dir: string) {
   const apps: Record<Mode, RequestHandler> = {
     bare: (await buildApp(framework, false, dir)).handler,
     idle: (await buildApp(framework, true, dir)).handler,
   }
-  let serving = apps.bare
+  let serving: Mode = 'bare'
+  let alternating = false
+  let inTurn = 0
+  let turnStart = 0
+  let shares: AppShares = { bare: { requests: 0, ms: 0 }, idle: { requests: 0, ms: 0 } }
+  const endTurn = (now: number) => {
+    shares[serving].requests += inTurn
+    shares[serving].ms += now - turnStart
+    inTurn = 0
+    turnStart = now
+  }
+  const command = (name: string): string | undefined => {
+    if (name === ALTERNATE) {
+      shares = { bare: { requests: 0, ms: 0 }, idle: { requests: 0, ms: 0 } }
+      alternating = true
+      serving = 'bare'
+      inTurn = 0
+      turnStart = performance.now()
+      return name
+    }
+    if (name === REPORT) {
+      // the last turn, however short, counts too
+      if (alternating) endTurn(performance.now())
+      alternating = false
+      return JSON.stringify(shares)
+    }
+    if (!isOneOf(MODES, name)) return undefined
+    alternating = false
+    serving = name
+    return name
+  }
   const server = await listen((req, res) => {
     const url = req.url ?? ''
     if (url.startsWith(MODE_PATH)) {
-      const mode = url.slice(MODE_PATH.length)
-      if (!isOneOf(MODES, mode)) return void res.writeHead(400).end(`modes: ${MODES.join(', ')}`)
-      serving = apps[mode]
-      return void res.end(mode)
+      const answer = command(url.slice(MODE_PATH.length))
+      if (answer === undefined) {
+        return void res.writeHead(400).end(`modes: ${[...MODES, ALTERNATE, REPORT].join(', ')}`)
+      }
+      return void res.end(answer)
     }
-    serving(req, res)
+    if (alternating && inTurn === TURN_REQUESTS) {
+      endTurn(performance.now())
+      serving = serving === 'bare' ? 'idle' : 'bare'
+    }
+    inTurn++
+    apps[serving](req, res)
   })
   return { server, controller: undefined }
 }

@@ -38,8 +38,11 @@ const plugin: FastifyPluginAsync<TripwirePluginOptions> = async (fastify, option
   // One hook: an onResponse hook of its own would cost each request Fastify's hook dispatch, measured at a few
   // per cent of a tiny handler's throughput, where timing the raw response costs a 'finish' listener
   fastify.addHook('onRequest', (request, reply, done) => {
-    if (request.routeOptions.config.tripwire === false) return done()
-    controller.responseTiming.start(request.raw, reply.raw, routeUrl, reply)
+    // Fastify builds routeOptions anew on every read: read once, and time the response against the route's
+    // own config, which holds its url
+    const config = request.routeOptions.config
+    if (config.tripwire === false) return done()
+    controller.responseTiming.start(request.raw, reply.raw, configUrl, config)
     const pending = controller.headerTrigger.beforeRequest(
       request.raw,
       reply.raw,
@@ -58,6 +61,11 @@ const plugin: FastifyPluginAsync<TripwirePluginOptions> = async (fastify, option
 /** The route template Fastify matched (`/users/:id`), never the raw URL. */
 function routeUrl(reply: FastifyReply): string | undefined {
   return reply.request.routeOptions.url
+}
+
+/** The same, from the matched route's config (`undefined` when no route matched). */
+function configUrl(config: FastifyRequest['routeOptions']['config']): string | undefined {
+  return config.url as string | undefined
 }
 
 /**

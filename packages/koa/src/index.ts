@@ -24,16 +24,12 @@ export interface TripwireMiddleware extends Middleware {
 export function tripwire(options: TripwireOptions | TripwireController): TripwireMiddleware {
   const http = createTripwireHttp(options)
   const middleware = (ctx: Context, next: Next): Promise<void> => {
+    if ((ctx.onerror as Partial<CarryingOnerror>)[CARRIES_PROFILE_HEADERS] !== true)
+      carryProfileHeaders(ctx.app)
     const disposition = http.handle(ctx.req, ctx.res, routeTemplate, ctx)
-    if (disposition === 'next') {
-      // The usual request: nothing to wait for, and no profile header that an error would have to carry over.
-      // Handing Koa the next middleware's promise itself spares an async frame and an await per request, and
-      // a refused token (every request of an attack) needs only a rejection handler, not an async frame.
-      if (!ctx.res.hasHeader(STATUS_HEADER)) return next() as Promise<void>
-      return (next() as Promise<void>).catch((error: unknown) => {
-        throw keepProfileHeaders(error, ctx)
-      })
-    }
+    // The usual request, a refused token's included: nothing to wait for. Handing Koa the next middleware's
+    // promise itself spares an async frame and an await per request.
+    if (disposition === 'next') return next() as Promise<void>
     return continueAfter(disposition, ctx, next)
   }
   return Object.assign(middleware, { tripwire: http.controller })
@@ -49,17 +45,29 @@ async function continueAfter(
     ctx.respond = false
     return
   }
-  try {
-    await next()
-  } catch (error) {
-    throw keepProfileHeaders(error, ctx)
-  }
+  return next() as Promise<void>
 }
+
+const CARRIES_PROFILE_HEADERS = Symbol('tripwire.carriesProfileHeaders')
+
+type CarryingOnerror = Context['onerror'] & { [CARRIES_PROFILE_HEADERS]: true }
 
 /**
  * Koa's error handler clears every header already set before it writes the error response, and applies only
- * `error.headers`: carry x-profile-status and x-profile-id over, so the caller still learns its capture's id.
+ * `error.headers`. The app's `context` is the prototype of every `ctx` (Koa documents it for extending): its
+ * `onerror` is wrapped once, to carry x-profile-status, x-profile-id and x-profile-error over on the error, so
+ * the caller still learns its capture's id, and no request needs a rejection handler of its own. An `onerror`
+ * the application sets later is wrapped in turn at its next request.
  */
+function carryProfileHeaders(app: Context['app']): void {
+  const original = app.context.onerror
+  const carrying = function (this: Context, error: unknown) {
+    return original.call(this, keepProfileHeaders(error, this) as Error)
+  }
+  app.context.onerror = Object.assign(carrying, { [CARRIES_PROFILE_HEADERS]: true as const })
+}
+
+/** Adds the profile headers set on the response to the error's `headers`, which Koa's handler applies. */
 function keepProfileHeaders(error: unknown, ctx: Context): unknown {
   if (typeof error !== 'object' || error === null) return error
   const carried: Record<string, string> = {}

@@ -10,7 +10,6 @@ import {
   ALTERNATE,
   type AppShares,
   MODE_PATH,
-  MODES,
   REPORT,
   type Framework,
   type Handler,
@@ -33,14 +32,14 @@ type Traffic = NonNullable<LoadOptions['attack']> | 'plain'
 
 /**
  * One measurement: a server (one process per server scenario, shared by its cells) under one kind of traffic.
- * On the `bare-and-idle` server, one load serves both of its apps, the bare one and the one with Tripwire, in
- * turns (`alternate`), and yields a figure for each. Attack traffic is compared with bare under the same
- * traffic, so that the figure is Tripwire's cost, not the cost of parsing a longer request.
+ * On the `bare-and-idle` server, one load serves two of its apps (`pair`) in turns, and yields a figure for
+ * each (`appFigure`). Attack traffic is compared with bare under the same traffic, so that the figure is
+ * Tripwire's cost, not the cost of parsing a longer request.
  */
 interface Cell {
   name: string
   server: Scenario
-  alternate?: true
+  pair?: readonly [Mode, Mode]
   traffic: Traffic
 }
 
@@ -53,17 +52,16 @@ const cell = (server: Scenario, traffic: Traffic = 'plain'): Cell => ({
   traffic,
 })
 
-/** The cell of the `bare-and-idle` server under one kind of traffic, both apps in turn. */
-const oneProcess = (traffic: Traffic = 'plain'): Cell => ({
-  name: withTraffic('one-process', traffic),
+/** A cell of the `bare-and-idle` server: bare and another of its apps in turn, under one kind of traffic. */
+const oneProcess = (other: Exclude<Mode, 'bare'>, traffic: Traffic = 'plain'): Cell => ({
+  name: withTraffic(`one-process:bare-${other}`, traffic),
   server: 'bare-and-idle',
-  alternate: true,
+  pair: ['bare', other],
   traffic,
 })
 
-/** The figures one alternating load yields, one per app: `one-process:bare`, `one-process:idle+replayed`, … */
-const oneProcessApp = (mode: Mode, traffic: Traffic = 'plain'): string =>
-  withTraffic(`one-process:${mode}`, traffic)
+/** The figure of one app in an alternating cell: `one-process:bare-idle+replayed/idle`, … */
+const appFigure = (c: Cell, mode: Mode): string => `${c.name}/${mode}`
 
 interface Plan {
   rounds: number
@@ -80,7 +78,7 @@ function loadSec(seconds: number, plan: Plan): number {
 }
 
 /** How long a cell loads its server per round: an alternating cell serves two apps, each for `seconds`. */
-const cellSec = (c: Cell, seconds: number): number => (c.alternate ? 2 * seconds : seconds)
+const cellSec = (c: Cell, seconds: number): number => (c.pair !== undefined ? 2 * seconds : seconds)
 
 /** The load a group of cells takes, warm-up included. */
 function groupLoadSec(plan: Plan, cells: Cell[]): number {
@@ -99,12 +97,15 @@ const TINY_CELLS = [
   cell('bare-twin'),
   cell('idle'),
   // the same comparisons within one process, where they carry the targets
-  ...(['plain', 'replayed', 'fresh'] as const).map((traffic) => oneProcess(traffic)),
+  ...(['plain', 'replayed', 'fresh'] as const).map((traffic) => oneProcess('idle', traffic)),
+  // what the framework charges for any middleware or hook, beside which Tripwire's own cost is read
+  oneProcess('empty'),
 ]
 
-// Per framework and round: 9 cells (the 3 alternating ones load twice as long) and 6 on the cpu handler, ~1.3 s
-// each with autocannon's own start and stop: the budget of 10 minutes for the whole run sets the length. A tick of 100 ms keeps the rounds as long as planned (at autocannon's 1 s
-// tick, every load lasts a whole number of seconds)
+// Per framework and round: 11 loads' worth on the tiny handler (the 4 alternating cells load twice as long) and 6
+// on the cpu handler, ~1.3 s each with autocannon's own start and stop: the budget of 10 minutes for the whole
+// run sets the length. A tick of 100 ms keeps the rounds as long as planned (at autocannon's 1 s tick, every
+// load lasts a whole number of seconds)
 const FULL: Plan = {
   rounds: 5,
   roundSec: 1.2,
@@ -128,7 +129,8 @@ const QUICK: Plan = {
     tiny: [
       cell('bare'),
       cell('idle'),
-      ...(['plain', 'replayed', 'fresh'] as const).map((traffic) => oneProcess(traffic)),
+      ...(['plain', 'replayed', 'fresh'] as const).map((traffic) => oneProcess('idle', traffic)),
+      oneProcess('empty'),
     ],
     cpu: (['idle', 'cpu-capture', 'peer'] as const).map((server) => cell(server)),
   },
@@ -164,24 +166,32 @@ const RATIOS: Ratio[] = [
     key: 'idle-vs-bare',
     label: 'idle vs bare, one process',
     handler: 'tiny',
-    cell: oneProcessApp('idle'),
-    baseline: oneProcessApp('bare'),
+    cell: appFigure(oneProcess('idle'), 'idle'),
+    baseline: appFigure(oneProcess('idle'), 'bare'),
     target: { min: 0.99 },
+  },
+  // no target: the framework's own cost of one middleware (an Express layer, a Koa middleware, a Fastify hook)
+  {
+    key: 'empty-vs-bare',
+    label: 'a middleware (Fastify: an onRequest hook) doing nothing vs bare, one process',
+    handler: 'tiny',
+    cell: appFigure(oneProcess('empty'), 'empty'),
+    baseline: appFigure(oneProcess('empty'), 'bare'),
   },
   {
     key: 'attack-vs-bare',
     label: 'attack (one forged token, replayed) vs bare under the same traffic, one process',
     handler: 'tiny',
-    cell: oneProcessApp('idle', 'replayed'),
-    baseline: oneProcessApp('bare', 'replayed'),
+    cell: appFigure(oneProcess('idle', 'replayed'), 'idle'),
+    baseline: appFigure(oneProcess('idle', 'replayed'), 'bare'),
     target: { min: 0.95 },
   },
   {
     key: 'attack-fresh-vs-bare',
     label: 'attack (a fresh forged token each request) vs bare under the same traffic, one process',
     handler: 'tiny',
-    cell: oneProcessApp('idle', 'fresh'),
-    baseline: oneProcessApp('bare', 'fresh'),
+    cell: appFigure(oneProcess('idle', 'fresh'), 'idle'),
+    baseline: appFigure(oneProcess('idle', 'fresh'), 'bare'),
     target: { min: 0.95 },
   },
   {
@@ -263,11 +273,12 @@ async function measure(
   c: Cell,
   seconds: number,
   plan: Plan,
+  warmup = false,
 ): Promise<[string, LoadResult][]> {
   process.kill(server.pid, 'SIGCONT')
   await sleep(50)
   try {
-    if (c.alternate) await command(server, ALTERNATE)
+    if (c.pair !== undefined) await command(server, [ALTERNATE, ...c.pair].join('/'))
     const result = await load({
       port: server.port,
       durationSec: cellSec(c, seconds),
@@ -275,12 +286,14 @@ async function measure(
       attack: c.traffic === 'plain' ? undefined : c.traffic,
       tickMs: plan.tickMs,
     })
-    if (!c.alternate) return [[c.name, result]]
+    if (c.pair === undefined) return [[c.name, result]]
     const shares = JSON.parse(await command(server, REPORT)) as AppShares
-    return MODES.map((mode, index) => [
-      oneProcessApp(mode, c.traffic),
-      appShare(result, shares[mode], index === 0),
-    ])
+    return c.pair.map((mode, index) => {
+      // a warm-up short beside a turn may end before the second app's turn; a round may not
+      const share = shares[mode] ?? { requests: 0, ms: 0 }
+      if (share.requests === 0 && !warmup) throw new Error(`${c.name}: ${mode} served no request`)
+      return [appFigure(c, mode), appShare(result, share, index === 0)]
+    })
   } finally {
     process.kill(server.pid, 'SIGSTOP')
   }
@@ -290,7 +303,7 @@ async function measure(
  * One app's part of an alternating load: its requests over the time it served them. Latency is the load's, and
  * its failures (which cannot be told apart by app) are counted once, with the first app.
  */
-function appShare(load: LoadResult, share: AppShares[Mode], first: boolean): LoadResult {
+function appShare(load: LoadResult, share: { requests: number; ms: number }, first: boolean): LoadResult {
   const seconds = share.ms / 1000
   return {
     ...load,
@@ -352,7 +365,7 @@ async function runGroup(
     if (failed !== undefined) throw failed.reason
     for (const server of servers) process.kill(server.pid, 'SIGSTOP')
     const serverOf = (c: Cell) => servers.find((server) => server.scenario === c.server)!
-    for (const c of cells) await measure(serverOf(c), c, plan.warmupSec, plan)
+    for (const c of cells) await measure(serverOf(c), c, plan.warmupSec, plan, true)
     const perRound = new Map<string, LoadResult[]>()
     for (let r = 0; r < plan.rounds; r++) {
       // Interleaved: every cell once per round, starting one later each round (A B C, B C A, …)

@@ -21,18 +21,19 @@ export const SCENARIOS = [
 export type Scenario = (typeof SCENARIOS)[number]
 
 /**
- * `bare-and-idle` is one process serving two apps of the same framework, one without Tripwire and one with it
- * as in `idle`: the two compared within one process, where its JIT and heap landed alike for both.
- * `GET /__bench/mode/bare` or `…/idle` points the requests after it at one app; `…/alternate` has them take
- * turns by blocks of requests, each block timed, and `…/report` answers the requests and milliseconds each app
- * served since (`AppShares`), and ends the turns.
+ * `bare-and-idle` is one process serving three apps of the same framework: `bare` (no Tripwire), `empty` (one
+ * middleware or hook that does nothing: what the framework charges for any) and `idle` (Tripwire, as in the
+ * `idle` scenario), compared within one process, where its JIT and heap landed alike for all of them.
+ * `GET /__bench/mode/<app>` points the requests after it at one app; `…/alternate/<app>/<app>` has two apps
+ * take turns by blocks of requests, each block timed, and `…/report` answers the requests and milliseconds each
+ * of the two served since (`AppShares`), and ends the turns.
  */
 export const MODE_PATH = '/__bench/mode/'
-export const MODES = ['bare', 'idle'] as const
+export const MODES = ['bare', 'empty', 'idle'] as const
 export type Mode = (typeof MODES)[number]
 export const ALTERNATE = 'alternate'
 export const REPORT = 'report'
-export type AppShares = Record<Mode, { requests: number; ms: number }>
+export type AppShares = Partial<Record<Mode, { requests: number; ms: number }>>
 
 /** Scenarios whose server has no Tripwire. */
 export function withoutTripwire(scenario: Scenario): boolean {

@@ -9,7 +9,7 @@
  * scenarios, once the capture is running (for `--capture-ms`, default 60 s, at most 300 s); for `peer`, once
  * @datadog/pprof's time profiler is. Captures are stored in `--dir` if they end (the benchmark kills the
  * server first, and removes the directory). It serves GET /work only (`bare-and-idle` also answers
- * GET /__bench/mode/bare|idle, which picks the app the next requests go to). `--self-profile` starts a CPU capture of
+ * GET /__bench/mode/…: see `MODE_PATH`). `--self-profile` starts a CPU capture of
  * the same length in a scenario that has none (`idle`, `attack`, `attack-fresh`), so that Tripwire profiles its own cost under
  * load (bench/self-profile.ts).
  */
@@ -93,22 +93,27 @@ const installed = !withoutTripwire(scenario) && scenario !== 'bare-and-idle'
 
 type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void
 
-/** The app: its request handler, and Tripwire's controller when it has Tripwire. */
+/**
+ * The app: its request handler, and Tripwire's controller when it has Tripwire. `empty` has one middleware (on
+ * Fastify an `onRequest` hook) that does nothing but pass the request on: what any middleware costs.
+ */
+type AppKind = 'bare' | 'empty' | 'tripwire'
+
 async function buildApp(
   framework: Framework,
-  withTripwire: boolean,
+  kind: AppKind,
   dir: string,
 ): Promise<{ handler: RequestHandler; controller: TripwireController | undefined }> {
   if (framework === 'express') {
     const { default: express } = await import('express')
     const app = express()
     let controller: TripwireController | undefined
-    if (withTripwire) {
+    if (kind === 'tripwire') {
       const { tripwire } = await import('@tripwire/express')
       const middleware = tripwire(tripwireOptions(dir))
       controller = middleware.tripwire
       app.use(middleware)
-    }
+    } else if (kind === 'empty') app.use((_req, _res, next) => next())
     app.get(PATH, (_req, res) => void res.send(work()))
     return { handler: app, controller }
   }
@@ -116,12 +121,12 @@ async function buildApp(
     const { default: Koa } = await import('koa')
     const app = new Koa()
     let controller: TripwireController | undefined
-    if (withTripwire) {
+    if (kind === 'tripwire') {
       const { tripwire } = await import('@tripwire/koa')
       const middleware = tripwire(tripwireOptions(dir))
       controller = middleware.tripwire
       app.use(middleware)
-    }
+    } else if (kind === 'empty') app.use((_ctx, next) => next())
     app.use((ctx) => {
       if (ctx.method === 'GET' && ctx.path === PATH) ctx.body = work()
     })
@@ -138,13 +143,13 @@ async function buildApp(
       return http.createServer(handler)
     },
   })
-  if (withTripwire) {
+  if (kind === 'tripwire') {
     const { tripwire } = await import('@tripwire/fastify')
     await app.register(tripwire, tripwireOptions(dir))
-  }
+  } else if (kind === 'empty') app.addHook('onRequest', (_request, _reply, done) => done())
   app.get(PATH, async () => work())
   await app.ready()
-  return { handler: fastifyHandler!, controller: withTripwire ? app.tripwire : undefined }
+  return { handler: fastifyHandler!, controller: kind === 'tripwire' ? app.tripwire : undefined }
 }
 
 async function listen(handler: RequestHandler): Promise<http.Server> {
@@ -160,40 +165,43 @@ async function listen(handler: RequestHandler): Promise<http.Server> {
  */
 const TURN_REQUESTS = 2048
 
-/** One server, two apps (see `MODE_PATH`). */
+/** One server, three apps (see `MODE_PATH`). */
 async function listenBareAndIdle(framework: Framework, dir: string) {
   const apps: Record<Mode, RequestHandler> = {
-    bare: (await buildApp(framework, false, dir)).handler,
-    idle: (await buildApp(framework, true, dir)).handler,
+    bare: (await buildApp(framework, 'bare', dir)).handler,
+    empty: (await buildApp(framework, 'empty', dir)).handler,
+    idle: (await buildApp(framework, 'tripwire', dir)).handler,
   }
   let serving: Mode = 'bare'
-  let alternating = false
+  let pair: [Mode, Mode] | undefined
   let inTurn = 0
   let turnStart = 0
-  let shares: AppShares = { bare: { requests: 0, ms: 0 }, idle: { requests: 0, ms: 0 } }
+  let shares: AppShares = {}
   const endTurn = (now: number) => {
-    shares[serving].requests += inTurn
-    shares[serving].ms += now - turnStart
+    const share = (shares[serving] ??= { requests: 0, ms: 0 })
+    share.requests += inTurn
+    share.ms += now - turnStart
     inTurn = 0
     turnStart = now
   }
   const command = (name: string): string | undefined => {
-    if (name === ALTERNATE) {
-      shares = { bare: { requests: 0, ms: 0 }, idle: { requests: 0, ms: 0 } }
-      alternating = true
-      serving = 'bare'
+    const [verb, first, second] = name.split('/')
+    if (verb === ALTERNATE && isOneOf(MODES, first) && isOneOf(MODES, second) && first !== second) {
+      shares = {}
+      pair = [first, second]
+      serving = first
       inTurn = 0
       turnStart = performance.now()
       return name
     }
     if (name === REPORT) {
       // the last turn, however short, counts too
-      if (alternating) endTurn(performance.now())
-      alternating = false
+      if (pair !== undefined) endTurn(performance.now())
+      pair = undefined
       return JSON.stringify(shares)
     }
     if (!isOneOf(MODES, name)) return undefined
-    alternating = false
+    pair = undefined
     serving = name
     return name
   }
@@ -202,13 +210,14 @@ async function listenBareAndIdle(framework: Framework, dir: string) {
     if (url.startsWith(MODE_PATH)) {
       const answer = command(url.slice(MODE_PATH.length))
       if (answer === undefined) {
-        return void res.writeHead(400).end(`modes: ${[...MODES, ALTERNATE, REPORT].join(', ')}`)
+        const modes = MODES.join('|')
+        return void res.writeHead(400).end(`${modes}, ${ALTERNATE}/<${modes}>/<${modes}>, ${REPORT}`)
       }
       return void res.end(answer)
     }
-    if (alternating && inTurn === TURN_REQUESTS) {
+    if (pair !== undefined && inTurn === TURN_REQUESTS) {
       endTurn(performance.now())
-      serving = serving === 'bare' ? 'idle' : 'bare'
+      serving = serving === pair[0] ? pair[1] : pair[0]
     }
     inTurn++
     apps[serving](req, res)
@@ -239,10 +248,12 @@ async function startProfiling(scenario: Scenario, controller: TripwireController
 const { server, controller } =
   scenario === 'bare-and-idle'
     ? await listenBareAndIdle(framework, values.dir)
-    : await buildApp(framework, installed, values.dir).then(async ({ handler, controller }) => ({
-        server: await listen(handler),
-        controller,
-      }))
+    : await buildApp(framework, installed ? 'tripwire' : 'bare', values.dir).then(
+        async ({ handler, controller }) => ({
+          server: await listen(handler),
+          controller,
+        }),
+      )
 await startProfiling(scenario, controller)
 const { port } = server.address() as AddressInfo
 console.log(JSON.stringify({ port, pid: process.pid }))

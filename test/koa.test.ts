@@ -96,6 +96,21 @@ describe('koa specifics', () => {
       assert.equal(refused.status, 500)
       assert.equal(refused.headers.get('x-profile-status'), 'rejected')
       await refused.text()
+      // an error handler the application installs later is wrapped in turn, at its next request
+      app.context.onerror = function (this: Koa3.Context, error: Error & { headers?: object }) {
+        if (error === null) return
+        // as Koa's own does: what was set before the error goes, only error.headers are applied
+        for (const name of this.res.getHeaderNames()) this.res.removeHeader(name)
+        this.res.statusCode = 503
+        for (const [name, value] of Object.entries(error.headers ?? {})) this.res.setHeader(name, value)
+        this.res.end('custom')
+      }
+      const custom = await fetch(`http://127.0.0.1:${port}/boom/3`, {
+        headers: { 'x-trigger-profile': 'garbage' },
+      })
+      assert.equal(custom.status, 503)
+      assert.equal(custom.headers.get('x-profile-status'), 'rejected')
+      assert.equal(await custom.text(), 'custom')
     } finally {
       await middleware.tripwire.close()
       server.close()

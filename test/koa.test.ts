@@ -97,7 +97,10 @@ describe('koa specifics', () => {
       assert.equal(refused.headers.get('x-profile-status'), 'rejected')
       await refused.text()
       // an error handler the application installs later is wrapped in turn, at its next request
-      app.context.onerror = function (this: Koa3.Context, error: Error & { headers?: object }) {
+      app.context.onerror = function (
+        this: Koa3.Context,
+        error: Error & { headers?: Record<string, string> },
+      ) {
         if (error === null) return
         // as Koa's own does: what was set before the error goes, only error.headers are applied
         for (const name of this.res.getHeaderNames()) this.res.removeHeader(name)

@@ -65,7 +65,7 @@ function routeUrl(reply: FastifyReply): string | undefined {
 
 /** The same, from the matched route's config (`undefined` when no route matched). */
 function configUrl(config: FastifyRequest['routeOptions']['config']): string | undefined {
-  return config.url as string | undefined
+  return config.url
 }
 
 /**

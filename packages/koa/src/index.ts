@@ -60,6 +60,8 @@ type CarryingOnerror = Context['onerror'] & { [CARRIES_PROFILE_HEADERS]: true }
  * the application sets later is wrapped in turn at its next request.
  */
 function carryProfileHeaders(app: Context['app']): void {
+  // called below with each ctx as `this`, as Koa calls it
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const original = app.context.onerror
   const carrying = function (this: Context, error: unknown) {
     return original.call(this, keepProfileHeaders(error, this) as Error)

@@ -120,4 +120,40 @@ describe('koa specifics', () => {
       await rm(dir, { recursive: true, force: true })
     }
   })
+
+  test("the app's onerror is wrapped once, whatever a middleware sets on each ctx", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tripwire-koa-'))
+    const app = new Koa3()
+    // a middleware ahead of Tripwire that gives every ctx an onerror of its own
+    app.use((ctx, next) => {
+      ctx.onerror = () => undefined
+      return next()
+    })
+    const middleware = tripwire({
+      service: SERVICE,
+      keys: [{ kid: HMAC_KID, secret: SECRET }],
+      sink: new LocalDiskSink({ dir }),
+    })
+    app.use(middleware)
+    app.use((ctx) => {
+      ctx.body = 'ok'
+    })
+    const server = app.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    try {
+      const { port } = server.address() as AddressInfo
+      const get = async () => (await fetch(`http://127.0.0.1:${port}/`)).text()
+      // compared as values: the handler is the app context's own property once wrapped
+      const handler = () => Object.getOwnPropertyDescriptor(app.context, 'onerror')?.value as unknown
+      await get()
+      const wrapped = handler()
+      assert.equal(typeof wrapped, 'function')
+      for (let i = 0; i < 3; i++) assert.equal(await get(), 'ok')
+      assert.equal(handler(), wrapped)
+    } finally {
+      await middleware.tripwire.close()
+      server.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
 })

@@ -24,8 +24,11 @@ export interface TripwireMiddleware extends Middleware {
 export function tripwire(options: TripwireOptions | TripwireController): TripwireMiddleware {
   const http = createTripwireHttp(options)
   const middleware = (ctx: Context, next: Next): Promise<void> => {
-    if ((ctx.onerror as Partial<CarryingOnerror>)[CARRIES_PROFILE_HEADERS] !== true)
-      carryProfileHeaders(ctx.app)
+    // the app's own handler, not ctx's: one a middleware set on this ctx alone must not be wrapped per request
+    const { context } = ctx.app
+    if ((context.onerror as Partial<CarryingOnerror>)[CARRIES_PROFILE_HEADERS] !== true) {
+      carryProfileHeaders(context)
+    }
     const disposition = http.handle(ctx.req, ctx.res, routeTemplate, ctx)
     // The usual request, a refused token's included: nothing to wait for. Handing Koa the next middleware's
     // promise itself spares an async frame and an await per request.
@@ -59,14 +62,14 @@ type CarryingOnerror = Context['onerror'] & { [CARRIES_PROFILE_HEADERS]: true }
  * the caller still learns its capture's id, and no request needs a rejection handler of its own. An `onerror`
  * the application sets later is wrapped in turn at its next request.
  */
-function carryProfileHeaders(app: Context['app']): void {
+function carryProfileHeaders(context: Context['app']['context']): void {
   // called below with each ctx as `this`, as Koa calls it
   // eslint-disable-next-line @typescript-eslint/unbound-method
-  const original = app.context.onerror
+  const original = context.onerror
   const carrying = function (this: Context, error: unknown) {
     return original.call(this, keepProfileHeaders(error, this) as Error)
   }
-  app.context.onerror = Object.assign(carrying, { [CARRIES_PROFILE_HEADERS]: true as const })
+  context.onerror = Object.assign(carrying, { [CARRIES_PROFILE_HEADERS]: true as const })
 }
 
 /** Adds the profile headers set on the response to the error's `headers`, which Koa's handler applies. */

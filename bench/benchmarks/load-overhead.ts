@@ -303,7 +303,7 @@ async function measure(
  * One app's part of an alternating load: its requests over the time it served them. Latency is the load's, and
  * its failures (which cannot be told apart by app) are counted once, with the first app.
  */
-function appShare(load: LoadResult, share: { requests: number; ms: number }, first: boolean): LoadResult {
+function appShare(load: LoadResult, share: NonNullable<AppShares[Mode]>, first: boolean): LoadResult {
   const seconds = share.ms / 1000
   return {
     ...load,
@@ -372,7 +372,9 @@ async function runGroup(
       for (let i = 0; i < cells.length; i++) {
         const c = cells[(r + i) % cells.length]!
         for (const [name, result] of await measure(serverOf(c), c, plan.roundSec, plan)) {
-          perRound.set(name, [...(perRound.get(name) ?? []), result])
+          const list = perRound.get(name)
+          if (list === undefined) perRound.set(name, [result])
+          else list.push(result)
         }
       }
     }

@@ -71,8 +71,8 @@ function configUrl(config: FastifyRequest['routeOptions']['config']): string | u
 /**
  * A refused token's `x-profile-status` goes into the reply, which Fastify writes in one `writeHead`: set on the
  * raw response first, it would send the response down Node's slower path (every request of an attack). A
- * class, not an object literal with a getter: one of those per request tripled the time spent collecting
- * garbage under attack traffic.
+ * class, not an object literal with a getter: one of those per request took garbage collection from
+ * 2 % to 15 % of the CPU under attack traffic.
  */
 class ReplyHeaders implements AnswerHeaders {
   constructor(private readonly reply: FastifyReply) {}

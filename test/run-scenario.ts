@@ -60,8 +60,13 @@ export function runScenario(script: string, args: string[], options: ScenarioOpt
   let stderr = ''
   let lineAt = Number.NaN
   let timedOut = false
+  // how the child ended, when it has: a silent exit by a signal (a crash) differs from one with a code
+  const endedHow = (): string =>
+    child.exitCode !== null || child.signalCode !== null
+      ? ` (exit code ${child.exitCode}, signal ${child.signalCode})`
+      : ''
   const describeChild = (): string =>
-    `${script} ${args.join(' ')}${timedOut ? ` (killed after ${timeoutMs} ms)` : ''}\n` +
+    `${script} ${args.join(' ')}${timedOut ? ` (killed after ${timeoutMs} ms)` : endedHow()}\n` +
     `--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`
 
   const firstLine = new Promise<string>((resolve, reject) => {

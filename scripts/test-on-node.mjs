@@ -20,6 +20,8 @@ const runtimesFolder = path.join(repositoryRoot, 'scripts', 'node-runtimes')
 const summaryKeys = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo', 'duration_ms']
 // Only the runner's own closing lines: at the start of a line, where a subtest's lines are indented.
 const summaryLine = new RegExp(`^# (${summaryKeys.join('|')}) (\\d+(?:\\.\\d+)?)$`)
+// How much of each failing test's details the closing recap repeats.
+const FAILURE_DETAIL_LINES = 40
 
 const requested = process.argv.slice(2)
 if (requested.length === 0 || requested.some((name) => name !== 'current' && !/^\d+$/.test(name))) {
@@ -46,6 +48,7 @@ for (const runtime of runtimes) {
 }
 
 const failedRuns = runs.filter((run) => !run.passed)
+printFailures(runs)
 if (runs.length > 1) printCombinedSummary(runs)
 process.exit(failedRuns.length > 0 ? 1 : 0)
 
@@ -128,10 +131,12 @@ async function runSuite(runtime) {
   currentChild = child
 
   const summary = {}
+  const failures = failureCollector()
   for await (const line of createInterface({ input: child.stdout, crlfDelay: Infinity })) {
     process.stdout.write(`${line}\n`)
     const match = summaryLine.exec(line)
     if (match) summary[match[1]] = Number(match[2])
+    failures.read(line)
   }
   const exitCode = await new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode ?? 1)
@@ -149,7 +154,46 @@ async function runSuite(runtime) {
   console.log(
     `# Node.js ${runtime.name}: ${counts}, exit code ${exitCode}, ${Math.floor(seconds / 60)} min ${seconds % 60} s`,
   )
-  return { runtime, summary, passed, durationMs }
+  return { runtime, summary, passed, durationMs, failures: failures.failures }
+}
+
+/**
+ * Keeps each failing test's TAP block (`not ok` and the YAML under it) as the lines go by. A suite whose only
+ * fault is a failing subtest is left out: the subtest is the one to read. (A function, not a class: the runs
+ * above start before a class declared down here would exist.)
+ */
+function failureCollector() {
+  const failures = []
+  let open
+  const read = (line) => {
+    const notOk = /^(\s*)not ok \d+ - (.*)$/.exec(line)
+    if (notOk) {
+      open = { indent: notOk[1], name: notOk[2], lines: [] }
+      return
+    }
+    if (!open) return
+    if (line === `${open.indent}  ...`) {
+      if (!open.lines.some((detail) => detail.trim() === "failureType: 'subtestsFailed'")) failures.push(open)
+      open = undefined
+    } else if (line !== `${open.indent}  ---`) {
+      open.lines.push(line.slice(open.indent.length + 2))
+    }
+  }
+  return { read, failures }
+}
+
+// A long run's output is often read from its end only: the failing tests come again just before the totals.
+function printFailures(allRuns) {
+  for (const run of allRuns) {
+    for (const failure of run.failures) {
+      console.log(`# failed on Node.js ${run.runtime.name}: ${failure.name}`)
+      const shown = failure.lines.slice(0, FAILURE_DETAIL_LINES)
+      for (const detail of shown) console.log(`#   ${detail}`)
+      if (failure.lines.length > shown.length) {
+        console.log(`#   … ${failure.lines.length - shown.length} more lines above, in the run's output`)
+      }
+    }
+  }
 }
 
 // A reader of TAP takes the last summary in the output as the result, which would be the last version's run

@@ -41,3 +41,20 @@ export function send(
 
 export const get = (baseUrl: string, path: string, headers: Record<string, string> = {}) =>
   send(baseUrl, 'GET', path, { headers })
+
+/**
+ * Sends a GET and gives up on it after `afterMs`, as a client's timeout or a proxy does: the connection is
+ * closed before any response. Resolves once it is.
+ */
+export function getAndGiveUp(baseUrl: string, path: string, afterMs: number): Promise<void> {
+  const { hostname, port } = new URL(baseUrl)
+  return new Promise((resolve, reject) => {
+    const req = request({ hostname, port, path, agent: false }, () =>
+      reject(new Error(`GET ${path} was answered within ${afterMs} ms`)),
+    )
+    req.on('error', () => undefined)
+    req.on('close', () => resolve())
+    req.end()
+    setTimeout(() => req.destroy(), afterMs)
+  })
+}

@@ -22,7 +22,7 @@ import {
   type TripwireOptions,
 } from '@tripwire/core'
 import type { ConformanceApp, CreateApp, headersResponse } from './app-contract.js'
-import { get, send, type HttpResponse } from './http.js'
+import { get, getAndGiveUp, send, type HttpResponse } from './http.js'
 import {
   adminToken,
   HMAC_KID,
@@ -514,6 +514,15 @@ export function defineConformanceSuite(adapterName: string, createApp: CreateApp
             maxCaptures: { count: 2, perMs: 60_000 },
           },
           { name: 'fast route', route: 'GET /health', thresholdMs: 50, windowMs: 5000, minSamples: 5 },
+          {
+            name: 'given up',
+            route: 'GET /slow/:ms',
+            quantile: 0.99,
+            thresholdMs: 250,
+            windowMs: 5000,
+            minSamples: 5,
+            capture: { kind: 'cpu', durationMs: 100 },
+          },
         ],
         triggers: { evaluateEveryMs: 100, maxTrackedRoutes: 4 },
       })
@@ -586,6 +595,21 @@ export function defineConformanceSuite(adapterName: string, createApp: CreateApp
       assert.equal(rule('fast route').fired, 0)
       assert.equal(rule('fast route').breaching, false)
       assert.equal((await sloCaptures('fast route')).length, 0)
+    })
+
+    test('requests that hang until their clients give up breach a rule: a hang counts as slow', async () => {
+      // 'slow route' (threshold 100 ms) on the same route has fired above and is cooling down
+      for (let i = 0; i < 5; i++) await getAndGiveUp(app.url, '/slow/1500', 350)
+      await until(
+        async () => (await sloCaptures('given up')).length > 0 && controller.current() === undefined,
+        'the SLO capture',
+      )
+      const [meta] = await sloCaptures('given up')
+      const slo = meta?.slo
+      assert.ok(slo !== undefined, 'the capture says which rule it came from')
+      // recorded when each client went away, not when the handler ended 1.5 s in
+      assert.ok(slo.observedMs >= 340 && slo.observedMs < 1400 && slo.samples >= 5, JSON.stringify(slo))
+      assert.deepEqual(meta!.request, { method: 'GET', route: '/slow/:ms' })
     })
 
     test('distinct raw URLs and templates never grow the tracked routes past the cap', async () => {

@@ -17,7 +17,7 @@ export interface TripwireHttp {
    * signed headers. Returns `'next'` synchronously when there is nothing to wait for (the usual case, at the
    * cost of a header lookup and timing the response), otherwise a promise of what to do. The promise never
    * rejects. `routeOf(context)` names the route template the framework matched, asked once the response has
-   * finished (for its latency) or a capture it started has ended.
+   * finished or its client gave up (for its latency), or a capture it started has ended.
    */
   handle<Context>(
     req: IncomingMessage,

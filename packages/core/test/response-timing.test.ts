@@ -33,7 +33,7 @@ async function timedServer(
       req.on('error', reject)
       req.end()
     })
-  return { server, get }
+  return { server, get, port }
 }
 
 test('a response is recorded once it has finished, with its method, route and latency', async () => {
@@ -95,6 +95,35 @@ test('after close() nothing more is recorded, not even responses already being t
       recorded.map((r) => r.route),
       ['/route/first'],
     )
+  } finally {
+    server.close()
+  }
+})
+
+test('a request its client gives up on is recorded when the connection goes away: a hang counts as slow', async () => {
+  const recorded: Recorded[] = []
+  const timing = new ResponseTiming((method, route, ms) => recorded.push({ method, route, ms }))
+  let held: ServerResponse | undefined
+  const { server, port } = await timedServer(timing, (_req, res) => {
+    held = res
+  })
+  try {
+    const gaveUp = new Promise<void>((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path: '/hung', agent: false })
+      req.on('error', () => resolve())
+      req.end()
+      setTimeout(() => req.destroy(), 150)
+    })
+    await gaveUp
+    const response = held!
+    if (!response.destroyed) await once(response, 'close')
+    assert.equal(recorded.length, 1, 'recorded once the client went away, without waiting for the handler')
+    assert.equal(recorded[0]!.route, '/route/hung')
+    assert.ok(recorded[0]!.ms >= 140 && recorded[0]!.ms < 5000, `${recorded[0]!.ms} ms`)
+    // the handler answering at last changes nothing
+    response.end('too late')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    assert.equal(recorded.length, 1)
   } finally {
     server.close()
   }

@@ -36,7 +36,7 @@ const plugin: FastifyPluginAsync<TripwirePluginOptions> = async (fastify, option
   }
 
   // One hook: an onResponse hook of its own would cost each request Fastify's hook dispatch, measured at a few
-  // per cent of a tiny handler's throughput, where timing the raw response costs a 'finish' listener
+  // per cent of a tiny handler's throughput, where timing the raw response costs a 'close' listener
   fastify.addHook('onRequest', (request, reply, done) => {
     // Fastify builds routeOptions anew on every read: read once, and time the response against the route's
     // own config, which holds its url

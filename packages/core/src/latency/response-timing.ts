@@ -8,15 +8,17 @@ export type LatencyRecorder = (method: string, route: string | undefined, ms: nu
 
 /**
  * Records the latency of each response it is asked to time, from `start()` until the response has finished
- * (handed to the socket: `'finish'`, as Fastify's `onResponse` and most HTTP metrics use), under the route
- * template the framework had matched by then.
+ * (handed to the socket, as Fastify's `onResponse` and most HTTP metrics time it), under the route template
+ * the framework had matched by then. A request whose client gave up first (a timeout, a proxy cutting it off)
+ * is recorded when its connection went away: at least that slow, and never finishing is what a hang looks
+ * like, so an SLO rule must see it.
  */
 export class ResponseTiming {
   private closed = false
 
   constructor(private readonly record: LatencyRecorder) {}
 
-  /** Starts timing `res`; `routeOf(context)` is asked for the route once it has finished. */
+  /** Starts timing `res`; `routeOf(context)` is asked for the route once it has finished or been given up. */
   start<Context>(
     req: IncomingMessage,
     res: ServerResponse,
@@ -25,11 +27,13 @@ export class ResponseTiming {
   ): void {
     if (this.closed) return
     const startedMs = performance.now()
-    // `on`, not `once`: 'finish' is emitted once per response, and `once` would add a wrapper and a removal to
-    // every request. Measured against this listener: Node's response-finished diagnostics channel costs as
-    // much per response (and every response of the process pays it once anyone subscribes), and wrapping
-    // `res.end` saves ~20 ns but times the response to a different point than Fastify's does.
-    res.on('finish', () => {
+    // 'close' comes once either way: on the tick after 'finish', or when the connection goes away first (and
+    // then 'finish' never comes). It also has no listener of Node's own, where 'finish' has one and a second
+    // makes an array to allocate and copy on every emit. `on`, not `once`: `once` adds a wrapper and a
+    // removal. Measured and not taken: Node's response-finished diagnostics channel costs as much per response
+    // (and every response of the process pays it once anyone subscribes), and wrapping `res.end` misses
+    // responses that never end.
+    res.on('close', () => {
       if (this.closed) return
       const now = performance.now()
       this.record(req.method ?? 'GET', routeOrUndefined(routeOf, context), now - startedMs, now)

@@ -23,13 +23,16 @@ export type Scenario = (typeof SCENARIOS)[number]
 /**
  * `bare-and-idle` is one process serving three apps of the same framework: `bare` (no Tripwire), `empty` (one
  * middleware or hook that does nothing: what the framework charges for any) and `idle` (Tripwire, as in the
- * `idle` scenario), compared within one process, where its JIT and heap landed alike for all of them.
+ * `idle` scenario), compared within one process, where its JIT and heap landed alike for all of them. Started
+ * with `--parts`, it also serves Tripwire's work in parts, each from one middleware or hook of its own: `timing`
+ * (the response timed for the latency tables, alone) and `header` (the trigger header looked for, and a token
+ * refused, alone): see bench/parts.ts.
  * `GET /__bench/mode/<app>` points the requests after it at one app; `…/alternate/<app>/<app>` has two apps
  * take turns by blocks of requests, each block timed, and `…/report` answers the requests and milliseconds each
  * of the two served since (`AppShares`), and ends the turns.
  */
 export const MODE_PATH = '/__bench/mode/'
-export const MODES = ['bare', 'empty', 'idle'] as const
+export const MODES = ['bare', 'empty', 'idle', 'timing', 'header'] as const
 export type Mode = (typeof MODES)[number]
 export const ALTERNATE = 'alternate'
 export const REPORT = 'report'

@@ -33,6 +33,8 @@ export interface ServerProcessOptions {
   dir: string
   /** Start a CPU capture in a scenario that has none (`--self-profile`). */
   selfProfile?: boolean
+  /** `bare-and-idle` also serves Tripwire's work in parts (`--parts`). */
+  parts?: boolean
   /**
    * The core to run on once ready (Linux `taskset`), so that the server and the load generator never share a
    * core. Servers start on every core, which keeps start-up short.
@@ -50,6 +52,7 @@ export async function startServer(options: ServerProcessOptions): Promise<Server
     ...['--cpu-iterations', String(options.iterations), '--capture-ms', String(options.captureMs)],
     ...['--dir', options.dir],
     ...(options.selfProfile === true ? ['--self-profile'] : []),
+    ...(options.parts === true ? ['--parts'] : []),
   ]
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   const lines = createInterface({ input: child.stdout })

@@ -3,7 +3,7 @@
  *
  *   node --import tsx bench/load/server.ts --framework express|koa|fastify \
  *     --scenario bare|bare-twin|idle|attack|attack-fresh|cpu-capture|cpu-capture-1ms|cpu-capture-100us|heap-capture|peer \
- *     --handler tiny|cpu [--cpu-iterations N] [--capture-ms MS] [--dir DIR] [--self-profile]
+ *     --handler tiny|cpu [--cpu-iterations N] [--capture-ms MS] [--dir DIR] [--self-profile] [--parts]
  *
  * It listens on 127.0.0.1:0 and prints `{"port":…,"pid":…}` as one JSON line once it is ready: for the capture
  * scenarios, once the capture is running (for `--capture-ms`, default 60 s, at most 300 s); for `peer`, once
@@ -11,13 +11,17 @@
  * server first, and removes the directory). It serves GET /work only (`bare-and-idle` also answers
  * GET /__bench/mode/…: see `MODE_PATH`). `--self-profile` starts a CPU capture of
  * the same length in a scenario that has none (`idle`, `attack`, `attack-fresh`), so that Tripwire profiles its own cost under
- * load (bench/self-profile.ts).
+ * load (bench/self-profile.ts). `--parts` has `bare-and-idle` serve Tripwire's work in parts too (bench/parts.ts).
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
 import {
+  createTripwire,
   LocalDiskSink,
+  type AnswerHeaders,
+  type AnswerHeadersOf,
+  type RouteOf,
   type StartCaptureRequest,
   type TripwireController,
   type TripwireOptions,
@@ -55,6 +59,7 @@ const { values } = parseArgs({
     'capture-ms': { type: 'string', default: '60000' },
     dir: { type: 'string', default: './profiles-bench' },
     'self-profile': { type: 'boolean', default: false },
+    parts: { type: 'boolean', default: false },
   },
 })
 const { framework, scenario, handler } = values
@@ -65,7 +70,7 @@ if (
 ) {
   console.error(
     `usage: server.ts --framework ${FRAMEWORKS.join('|')} --scenario ${SCENARIOS.join('|')} ` +
-      `--handler ${HANDLERS.join('|')} [--cpu-iterations N] [--capture-ms MS] [--dir DIR] [--self-profile]`,
+      `--handler ${HANDLERS.join('|')} [--cpu-iterations N] [--capture-ms MS] [--dir DIR] [--self-profile] [--parts]`,
   )
   process.exit(2)
 }
@@ -95,9 +100,49 @@ type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse) => v
 
 /**
  * The app: its request handler, and Tripwire's controller when it has Tripwire. `empty` has one middleware (on
- * Fastify an `onRequest` hook) that does nothing but pass the request on: what any middleware costs.
+ * Fastify an `onRequest` hook) that does nothing but pass the request on: what any middleware costs. `timing`
+ * and `header` have one that does one part of what the adapter's does, through the controller as the adapter
+ * calls it: the response timed for the latency tables, or the trigger header looked for (and a token
+ * refused).
  */
-type AppKind = 'bare' | 'empty' | 'tripwire'
+type AppKind = 'bare' | 'empty' | 'tripwire' | Part
+type Part = 'timing' | 'header'
+
+/** One part of what an adapter does per request, through a controller of its own, called as the adapter calls it. */
+function tripwirePart(kind: Part, dir: string) {
+  const controller = createTripwire(tripwireOptions(dir))
+  return {
+    controller,
+    /** Times the response (`timing`), or looks for the header and refuses a forged token (`header`). */
+    run<Context>(
+      req: http.IncomingMessage,
+      res: http.ServerResponse,
+      routeOf: RouteOf<Context>,
+      context: Context,
+      refusalOf?: AnswerHeadersOf<Context>,
+    ): void {
+      if (kind === 'timing') controller.responseTiming.start(req, res, routeOf, context)
+      else if (controller.headerTrigger.beforeRequest(req, res, routeOf, context, refusalOf) !== undefined) {
+        throw new Error('the benchmark sends no valid token')
+      }
+    },
+  }
+}
+
+/** Answers a refused token in Fastify's reply, as the plugin does (a class: see the plugin's `ReplyHeaders`). */
+class FastifyReplyHeaders implements AnswerHeaders {
+  constructor(
+    private readonly reply: { raw: http.ServerResponse; header(name: string, value: string): unknown },
+  ) {}
+
+  get headersSent(): boolean {
+    return this.reply.raw.headersSent
+  }
+
+  setHeader(name: string, value: string): void {
+    this.reply.header(name, value)
+  }
+}
 
 async function buildApp(
   framework: Framework,
@@ -114,6 +159,16 @@ async function buildApp(
       controller = middleware.tripwire
       app.use(middleware)
     } else if (kind === 'empty') app.use((_req, _res, next) => next())
+    else if (kind !== 'bare') {
+      const part = tripwirePart(kind, dir)
+      const routeOf = (req: { route?: { path?: unknown } }): string | undefined =>
+        typeof req.route?.path === 'string' ? req.route.path : undefined
+      app.use((req, res, next) => {
+        part.run(req, res, routeOf, req)
+        next()
+      })
+      controller = part.controller
+    }
     app.get(PATH, (_req, res) => void res.send(work()))
     return { handler: app, controller }
   }
@@ -127,6 +182,18 @@ async function buildApp(
       controller = middleware.tripwire
       app.use(middleware)
     } else if (kind === 'empty') app.use((_ctx, next) => next())
+    else if (kind !== 'bare') {
+      const part = tripwirePart(kind, dir)
+      const routeOf = (ctx: object): string | undefined => {
+        const route: unknown = (ctx as { _matchedRoute?: unknown })._matchedRoute
+        return typeof route === 'string' ? route : undefined
+      }
+      app.use((ctx, next) => {
+        part.run(ctx.req, ctx.res, routeOf, ctx)
+        return next()
+      })
+      controller = part.controller
+    }
     app.use((ctx) => {
       if (ctx.method === 'GET' && ctx.path === PATH) ctx.body = work()
     })
@@ -147,9 +214,25 @@ async function buildApp(
     const { tripwire } = await import('@tripwire/fastify')
     await app.register(tripwire, tripwireOptions(dir))
   } else if (kind === 'empty') app.addHook('onRequest', (_request, _reply, done) => done())
+  let partController: TripwireController | undefined
+  if (kind === 'timing' || kind === 'header') {
+    const part = tripwirePart(kind, dir)
+    // as the plugin does: timed against the route's config, a refused token answered in the reply
+    const configUrl = (config: { url?: string }): string | undefined => config.url
+    const routeUrl = (reply: { request: { routeOptions: { url?: string | undefined } } }) =>
+      reply.request.routeOptions.url
+    const refusalHeaders = (reply: ConstructorParameters<typeof FastifyReplyHeaders>[0]) =>
+      new FastifyReplyHeaders(reply)
+    app.addHook('onRequest', (request, reply, done) => {
+      if (kind === 'timing') part.run(request.raw, reply.raw, configUrl, request.routeOptions.config)
+      else part.run(request.raw, reply.raw, routeUrl, reply, refusalHeaders)
+      done()
+    })
+    partController = part.controller
+  }
   app.get(PATH, async () => work())
   await app.ready()
-  return { handler: fastifyHandler!, controller: kind === 'tripwire' ? app.tripwire : undefined }
+  return { handler: fastifyHandler!, controller: kind === 'tripwire' ? app.tripwire : partController }
 }
 
 async function listen(handler: RequestHandler): Promise<http.Server> {
@@ -165,13 +248,18 @@ async function listen(handler: RequestHandler): Promise<http.Server> {
  */
 const TURN_REQUESTS = 2048
 
-/** One server, three apps (see `MODE_PATH`). */
-async function listenBareAndIdle(framework: Framework, dir: string) {
-  const apps: Record<Mode, RequestHandler> = {
+/** One server, three apps, or five with `parts` (see `MODE_PATH`). */
+async function listenBareAndIdle(framework: Framework, dir: string, parts: boolean) {
+  const apps: Partial<Record<Mode, RequestHandler>> = {
     bare: (await buildApp(framework, 'bare', dir)).handler,
     empty: (await buildApp(framework, 'empty', dir)).handler,
     idle: (await buildApp(framework, 'tripwire', dir)).handler,
   }
+  if (parts) {
+    apps.timing = (await buildApp(framework, 'timing', dir)).handler
+    apps.header = (await buildApp(framework, 'header', dir)).handler
+  }
+  const served = (mode: string): mode is Mode => isOneOf(MODES, mode) && apps[mode] !== undefined
   let serving: Mode = 'bare'
   let pair: [Mode, Mode] | undefined
   let inTurn = 0
@@ -185,8 +273,8 @@ async function listenBareAndIdle(framework: Framework, dir: string) {
     turnStart = now
   }
   const command = (name: string): string | undefined => {
-    const [verb, first, second] = name.split('/')
-    if (verb === ALTERNATE && isOneOf(MODES, first) && isOneOf(MODES, second) && first !== second) {
+    const [verb, first = '', second = ''] = name.split('/')
+    if (verb === ALTERNATE && served(first) && served(second) && first !== second) {
       shares = {}
       pair = [first, second]
       serving = first
@@ -200,7 +288,7 @@ async function listenBareAndIdle(framework: Framework, dir: string) {
       pair = undefined
       return JSON.stringify(shares)
     }
-    if (!isOneOf(MODES, name)) return undefined
+    if (!served(name)) return undefined
     pair = undefined
     serving = name
     return name
@@ -210,7 +298,7 @@ async function listenBareAndIdle(framework: Framework, dir: string) {
     if (url.startsWith(MODE_PATH)) {
       const answer = command(url.slice(MODE_PATH.length))
       if (answer === undefined) {
-        const modes = MODES.join('|')
+        const modes = MODES.filter(served).join('|')
         return void res.writeHead(400).end(`${modes}, ${ALTERNATE}/<${modes}>/<${modes}>, ${REPORT}`)
       }
       return void res.end(answer)
@@ -220,7 +308,7 @@ async function listenBareAndIdle(framework: Framework, dir: string) {
       serving = serving === pair[0] ? pair[1] : pair[0]
     }
     inTurn++
-    apps[serving](req, res)
+    apps[serving]!(req, res)
   })
   return { server, controller: undefined }
 }
@@ -247,7 +335,7 @@ async function startProfiling(scenario: Scenario, controller: TripwireController
 
 const { server, controller } =
   scenario === 'bare-and-idle'
-    ? await listenBareAndIdle(framework, values.dir)
+    ? await listenBareAndIdle(framework, values.dir, values.parts)
     : await buildApp(framework, installed ? 'tripwire' : 'bare', values.dir).then(
         async ({ handler, controller }) => ({
           server: await listen(handler),

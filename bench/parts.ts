@@ -117,8 +117,8 @@ try {
     `${framework}, tiny handler, ${traffic} traffic: each app against bare in one process, in turns; ` +
       `${rounds} rounds of ${seconds} s per app${pinning === undefined ? '' : ', server and load on a core each'}`,
   )
-  // a warm-up may end before the second app's turn
-  for (const part of PARTS) await alternatingLoad(server, part, true, WARMUP_SEC)
+  // a warm-up may end before the second app's turn; no longer than a round
+  for (const part of PARTS) await alternatingLoad(server, part, true, Math.min(WARMUP_SEC, 2 * seconds))
   const ratios = new Map<Mode, number[]>(PARTS.map((part) => [part, []]))
   for (let round = 0; round < rounds; round++) {
     const line: string[] = []

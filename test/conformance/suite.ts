@@ -600,6 +600,7 @@ export function defineConformanceSuite(adapterName: string, createApp: CreateApp
     test('requests that hang until their clients give up breach a rule: a hang counts as slow', async () => {
       // 'slow route' (threshold 100 ms) on the same route has fired above and is cooling down. Each client
       // gives up 600 ms in: well past the rule's 250 ms even if the server saw the request late
+      assert.equal(rule('given up').fired, 0, 'nothing before this test breached 250 ms')
       await Promise.all(Array.from({ length: 5 }, () => getAndGiveUp(app.url, '/slow/1500', 600)))
       await until(
         async () => (await sloCaptures('given up')).length > 0 && controller.current() === undefined,

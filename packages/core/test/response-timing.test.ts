@@ -44,7 +44,7 @@ test('a response is recorded once it has finished, with its method, route and la
   })
   try {
     assert.equal(await get('/slow', 'POST'), 200)
-    // 'finish' comes as the response is handed to the socket, before the client has read it all
+    // recorded once the response is handed to the socket, before the client has read it all
     assert.equal(recorded.length, 1)
     const [only] = recorded
     assert.equal(only!.method, 'POST')
@@ -100,22 +100,26 @@ test('after close() nothing more is recorded, not even responses already being t
   }
 })
 
+/** Sends a GET and closes the connection `afterMs` after the server saw the request. */
+async function giveUp(port: number, path: string, arrived: Promise<unknown>, afterMs: number): Promise<void> {
+  const req = request({ host: '127.0.0.1', port, path, agent: false })
+  // not events.once: the 'socket hang up' error that destroying it emits would reject that
+  const closed = new Promise<void>((resolve) => req.on('error', () => undefined).on('close', resolve))
+  req.end()
+  await arrived
+  setTimeout(() => req.destroy(), afterMs)
+  await closed
+}
+
 test('a request its client gives up on is recorded when the connection goes away: a hang counts as slow', async () => {
   const recorded: Recorded[] = []
   const timing = new ResponseTiming((method, route, ms) => recorded.push({ method, route, ms }))
-  let held: ServerResponse | undefined
-  const { server, port } = await timedServer(timing, (_req, res) => {
-    held = res
-  })
+  let arrive: (res: ServerResponse) => void = () => {}
+  const arrived = new Promise<ServerResponse>((resolve) => (arrive = resolve))
+  const { server, port } = await timedServer(timing, (_req, res) => arrive(res))
   try {
-    const gaveUp = new Promise<void>((resolve) => {
-      const req = request({ host: '127.0.0.1', port, path: '/hung', agent: false })
-      req.on('error', () => resolve())
-      req.end()
-      setTimeout(() => req.destroy(), 150)
-    })
-    await gaveUp
-    const response = held!
+    await giveUp(port, '/hung', arrived, 150)
+    const response = await arrived
     if (!response.destroyed) await once(response, 'close')
     assert.equal(recorded.length, 1, 'recorded once the client went away, without waiting for the handler')
     assert.equal(recorded[0]!.route, '/route/hung')
@@ -124,6 +128,26 @@ test('a request its client gives up on is recorded when the connection goes away
     response.end('too late')
     await new Promise((resolve) => setTimeout(resolve, 20))
     assert.equal(recorded.length, 1)
+  } finally {
+    server.close()
+  }
+})
+
+test('a response its client leaves after the answer began (a stream, a download) is not recorded', async () => {
+  const recorded: Recorded[] = []
+  const timing = new ResponseTiming((method, route, ms) => recorded.push({ method, route, ms }))
+  let arrive: (res: ServerResponse) => void = () => {}
+  const arrived = new Promise<ServerResponse>((resolve) => (arrive = resolve))
+  const { server, port } = await timedServer(timing, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    res.write('data: first\n\n')
+    arrive(res)
+  })
+  try {
+    await giveUp(port, '/events', arrived, 100)
+    const response = await arrived
+    if (!response.destroyed) await once(response, 'close')
+    assert.equal(recorded.length, 0, JSON.stringify(recorded))
   } finally {
     server.close()
   }

@@ -3,15 +3,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { routeOrUndefined, type RouteOf } from '../route-of.js'
 
-/** Where a finished response's latency goes: the controller's latency tables. */
+/** Where a response's latency goes: the controller's latency tables. */
 export type LatencyRecorder = (method: string, route: string | undefined, ms: number, nowMs: number) => void
 
 /**
  * Records the latency of each response it is asked to time, from `start()` until the response has finished
  * (handed to the socket, as Fastify's `onResponse` and most HTTP metrics time it), under the route template
- * the framework had matched by then. A request whose client gave up first (a timeout, a proxy cutting it off)
- * is recorded when its connection went away: at least that slow, and never finishing is what a hang looks
- * like, so an SLO rule must see it.
+ * the framework had matched by then. A request whose client gave up before anything was answered (a timeout,
+ * a proxy cutting it off) is recorded when its connection went away: at least that slow, and never answering
+ * is what a hang looks like, so an SLO rule must see it. One whose client left after the answer had begun (a
+ * stream, a download cancelled) is not: its length is the client's choice, not the route's latency.
  */
 export class ResponseTiming {
   private closed = false
@@ -28,13 +29,14 @@ export class ResponseTiming {
     if (this.closed) return
     const startedMs = performance.now()
     // 'close' comes once either way: on the tick after 'finish', or when the connection goes away first (and
-    // then 'finish' never comes). It also has no listener of Node's own, where 'finish' has one and a second
-    // makes an array to allocate and copy on every emit. `on`, not `once`: `once` adds a wrapper and a
+    // then 'finish' never comes; on Node 20 and 22 a pipelined response still queued behind another gets
+    // neither). It also has no listener of Node's own, where 'finish' has one and a second makes an array to
+    // allocate and copy on every emit. `on`, not `once`: `once` adds a wrapper and a
     // removal. Measured and not taken: Node's response-finished diagnostics channel costs as much per response
     // (and every response of the process pays it once anyone subscribes), and wrapping `res.end` misses
     // responses that never end.
     res.on('close', () => {
-      if (this.closed) return
+      if (this.closed || (!res.writableFinished && res.headersSent)) return
       const now = performance.now()
       this.record(req.method ?? 'GET', routeOrUndefined(routeOf, context), now - startedMs, now)
     })

@@ -102,17 +102,18 @@ async function roundOf(server: ServerProcess, part: Mode, partFirst: boolean, lo
 
 const pinning = pinLoadAndServer()
 const dir = await mkdtemp(join(tmpdir(), 'tripwire-bench-parts-'))
-const server = await startServer({
-  framework,
-  handler: 'tiny',
-  scenario: 'bare-and-idle',
-  iterations: 1,
-  captureMs: 60_000,
-  dir,
-  parts: true,
-  ...(pinning !== undefined && { cpu: pinning.serverCpu }),
-})
+let server: ServerProcess | undefined
 try {
+  server = await startServer({
+    framework,
+    handler: 'tiny',
+    scenario: 'bare-and-idle',
+    iterations: 1,
+    captureMs: 60_000,
+    dir,
+    parts: true,
+    ...(pinning !== undefined && { cpu: pinning.serverCpu }),
+  })
   console.log(
     `${framework}, tiny handler, ${traffic} traffic: each app against bare in one process, in turns; ` +
       `${rounds} rounds of ${seconds} s per app${pinning === undefined ? '' : ', server and load on a core each'}`,
@@ -137,7 +138,7 @@ try {
     console.log(`  ${part.padEnd(7)} ${value.toFixed(3)} (${min.toFixed(3)}–${max.toFixed(3)})`)
   }
 } finally {
-  killServer(server)
+  if (server !== undefined) killServer(server)
   pinning?.release()
   await rm(dir, { recursive: true, force: true })
 }

@@ -54,7 +54,8 @@ export async function startServer(options: ServerProcessOptions): Promise<Server
     ...(options.selfProfile === true ? ['--self-profile'] : []),
     ...(options.parts === true ? ['--parts'] : []),
   ]
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  // stdin is a pipe the server watches, so that it ends with this process however this process ends
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] })
   const lines = createInterface({ input: child.stdout })
   const timeout = AbortSignal.timeout(READY_TIMEOUT_MS)
   try {

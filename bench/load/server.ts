@@ -66,14 +66,18 @@ const { framework, scenario, handler } = values
 if (
   !isOneOf(FRAMEWORKS, framework) ||
   !isOneOf(SCENARIOS, scenario) ||
-  !isOneOf<Handler>(HANDLERS, handler)
+  !isOneOf<Handler>(HANDLERS, handler) ||
+  (values.parts && scenario !== 'bare-and-idle')
 ) {
   console.error(
     `usage: server.ts --framework ${FRAMEWORKS.join('|')} --scenario ${SCENARIOS.join('|')} ` +
-      `--handler ${HANDLERS.join('|')} [--cpu-iterations N] [--capture-ms MS] [--dir DIR] [--self-profile] [--parts]`,
+      `--handler ${HANDLERS.join('|')} [--cpu-iterations N] [--capture-ms MS] [--dir DIR] [--self-profile] ` +
+      '[--parts (bare-and-idle only)]',
   )
   process.exit(2)
 }
+// The benchmark holds this pipe: when it is gone (it ended, or was killed), so is this server
+process.stdin.on('end', () => process.exit(0)).resume()
 const iterations = Number(values['cpu-iterations'])
 const captureMs = Math.min(MAX_CAPTURE_MS, Number(values['capture-ms']))
 

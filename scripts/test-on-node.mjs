@@ -138,6 +138,7 @@ async function runSuite(runtime) {
     if (match) summary[match[1]] = Number(match[2])
     failures.read(line)
   }
+  failures.end()
   const exitCode = await new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode ?? 1)
     else child.once('close', (code) => resolve(code ?? 1))
@@ -158,31 +159,51 @@ async function runSuite(runtime) {
 }
 
 /**
- * Keeps each failing test's TAP block (`not ok` and the YAML under it) as the lines go by. A suite whose only
- * fault is a failing subtest is left out: the subtest is the one to read. (A function, not a class: the runs
- * above start before a class declared down here would exist.)
+ * Keeps each failing test's TAP block (`not ok` and the YAML under it) as the lines go by, named by its path
+ * of suites: the conformance suite runs the same tests for every framework. Left out: a suite whose only fault
+ * is a failing subtest (the subtest is the one to read), a test cancelled because its parent failed, and a
+ * failing `# TODO`. (A function, not a class: the runs above start before a class declared down here would
+ * exist.)
  */
 function failureCollector() {
   const failures = []
+  const suites = []
   let open
+  const close = () => {
+    const type = open.lines.find((detail) => detail.startsWith('failureType: '))
+    const consequential = /'(subtestsFailed|cancelledByParent)'/.test(type ?? '')
+    if (!consequential && !/ # TODO\b/.test(open.name)) failures.push(open)
+    open = undefined
+  }
   const read = (line) => {
+    const start = /^(\s*)(?:# Subtest: |ok \d+ - |not ok \d+ - )/.exec(line)
+    // a block without YAML ends where the next test at its depth or above begins
+    if (open && start && start[1].length <= open.indent.length) close()
+    const subtest = /^(\s*)# Subtest: (.*)$/.exec(line)
+    if (subtest) {
+      while (suites.length > 0 && suites.at(-1).indent >= subtest[1].length) suites.pop()
+      suites.push({ indent: subtest[1].length, name: subtest[2] })
+      return
+    }
     const notOk = /^(\s*)not ok \d+ - (.*)$/.exec(line)
     if (notOk) {
-      open = { indent: notOk[1], name: notOk[2], lines: [] }
+      const path = suites.filter((suite) => suite.indent < notOk[1].length).map((suite) => suite.name)
+      open = { indent: notOk[1], name: [...path, notOk[2]].join(' › '), lines: [] }
       return
     }
     if (!open) return
-    if (line === `${open.indent}  ...`) {
-      if (!open.lines.some((detail) => detail.trim() === "failureType: 'subtestsFailed'")) failures.push(open)
-      open = undefined
-    } else if (line !== `${open.indent}  ---`) {
-      open.lines.push(line.slice(open.indent.length + 2))
-    }
+    if (line === `${open.indent}  ...`) close()
+    else if (line !== `${open.indent}  ---`) open.lines.push(line.slice(open.indent.length + 2))
   }
-  return { read, failures }
+  // a run that crashed may leave a block open
+  const end = () => {
+    if (open) close()
+  }
+  return { read, end, failures }
 }
 
-// A long run's output is often read from its end only: the failing tests come again just before the totals.
+// A long run's output is often read from its end only: the failing tests come again at its end (before the
+// totals of every run, when there are several).
 function printFailures(allRuns) {
   for (const run of allRuns) {
     for (const failure of run.failures) {

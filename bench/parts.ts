@@ -9,7 +9,9 @@
  * The apps, each with one middleware (on Fastify an `onRequest` hook) of its own: `empty` does nothing but
  * pass the request on (what the framework charges for any middleware), `timing` times the response for the
  * latency tables, `header` looks for the trigger header (and refuses a forged token), `idle` is the adapter,
- * all of it. This is how the "Idle, part by part" figures in bench/README.md are measured. Loopback only.
+ * all of it. Beside each ratio it prints the CPU time the app adds per request (the server process's, all
+ * threads, over its turns). This is how the "Idle, part by part" figures in bench/README.md are measured.
+ * Loopback only.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -89,15 +91,19 @@ async function alternatingLoad(server: ServerProcess, part: Mode, partFirst: boo
   return JSON.parse(await command(server, REPORT)) as AppShares
 }
 
-/** The part's req/s over bare's, in one alternating load. */
+/** The part's req/s over bare's, and the CPU time it adds per request (µs), in one alternating load. */
 async function roundOf(server: ServerProcess, part: Mode, partFirst: boolean, loadSec: number) {
   const shares = await alternatingLoad(server, part, partFirst, loadSec)
-  const rate = (mode: Mode) => {
+  const shareOf = (mode: Mode) => {
     const share = shares[mode]
     if (share === undefined || share.requests === 0) throw new Error(`${mode} served no request`)
-    return share.requests / share.ms
+    return share
   }
-  return rate(part) / rate('bare')
+  const [mine, bare] = [shareOf(part), shareOf('bare')]
+  return {
+    ratio: mine.requests / mine.ms / (bare.requests / bare.ms),
+    cpuAddedUs: (1000 * mine.cpuMs) / mine.requests - (1000 * bare.cpuMs) / bare.requests,
+  }
 }
 
 const pinning = pinLoadAndServer()
@@ -121,21 +127,25 @@ try {
   // a warm-up may end before the second app's turn; no longer than a round
   for (const part of PARTS) await alternatingLoad(server, part, true, Math.min(WARMUP_SEC, 2 * seconds))
   const ratios = new Map<Mode, number[]>(PARTS.map((part) => [part, []]))
+  const cpuAdded = new Map<Mode, number[]>(PARTS.map((part) => [part, []]))
   for (let round = 0; round < rounds; round++) {
     const line: string[] = []
     // each round starts with the next part, and flips which app of a pair serves first
     for (let index = 0; index < PARTS.length; index++) {
       const part = PARTS[(round + index) % PARTS.length]!
-      const ratio = await roundOf(server, part, round % 2 === 0, 2 * seconds)
+      const { ratio, cpuAddedUs } = await roundOf(server, part, round % 2 === 0, 2 * seconds)
       ratios.get(part)!.push(ratio)
+      cpuAdded.get(part)!.push(cpuAddedUs)
       line.push(`${part} ${ratio.toFixed(3)}`)
     }
     console.log(`  round ${round + 1}: ${line.join(', ')}`)
   }
-  console.log('app vs bare: median (min–max)')
-  for (const [part, values] of ratios) {
-    const { value, min, max } = summarize(values)
-    console.log(`  ${part.padEnd(7)} ${value.toFixed(3)} (${min.toFixed(3)}–${max.toFixed(3)})`)
+  console.log('app vs bare, median (min–max): req/s, and CPU time added per request')
+  const range = ({ value, min, max }: { value: number; min: number; max: number }, digits: number) =>
+    `${value.toFixed(digits)} (${min.toFixed(digits)}–${max.toFixed(digits)})`
+  for (const part of PARTS) {
+    const rate = range(summarize(ratios.get(part)!), 3)
+    console.log(`  ${part.padEnd(7)} ${rate}  ${range(summarize(cpuAdded.get(part)!), 2)} µs`)
   }
 } finally {
   if (server !== undefined) killServer(server)

@@ -44,13 +44,14 @@ test(
     assert.equal(code, 0, `${stdout}\n${stderr}`)
     assert.match(stdout, /^koa, tiny handler, replayed traffic: .*2 rounds of 0\.3 s per app/m)
     assert.equal(stdout.match(/^ {2}round \d+: /gm)?.length, 2, stdout)
+    const range = String.raw`(-?\d+\.\d+) \((-?\d+\.\d+)–(-?\d+\.\d+)\)`
     for (const part of ['empty', 'timing', 'header', 'idle']) {
-      const summary = new RegExp(`^ {2}${part} +(\\d+\\.\\d+) \\((\\d+\\.\\d+)–(\\d+\\.\\d+)\\)$`, 'm').exec(
-        stdout,
-      )
+      // the req/s ratio, then the CPU time added per request (which may be negative: a difference)
+      const summary = new RegExp(`^ {2}${part} +${range} {2}${range} µs$`, 'm').exec(stdout)
       assert.ok(summary, `a summary line for ${part}:\n${stdout}`)
-      const [median, min, max] = summary.slice(1).map(Number) as [number, number, number]
-      assert.ok(min > 0 && min <= median && median <= max && Number.isFinite(max), summary[0])
+      const [median, min, max, cpu, cpuMin, cpuMax] = summary.slice(1).map(Number) as number[]
+      assert.ok(min! > 0 && min! <= median! && median! <= max! && Number.isFinite(max), summary[0])
+      assert.ok(cpuMin! <= cpu! && cpu! <= cpuMax! && Number.isFinite(cpuMin) && Number.isFinite(cpuMax))
     }
   },
 )

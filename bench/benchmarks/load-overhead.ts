@@ -8,6 +8,7 @@ import {
   burnCpu,
   FRAMEWORKS,
   ALTERNATE,
+  type AppShare,
   type AppShares,
   MODE_PATH,
   REPORT,
@@ -93,18 +94,17 @@ function groupLoadSec(plan: Plan, cells: Cell[]): number {
 
 const TINY_CELLS = [
   cell('bare'),
-  // a second bare process: how far two processes of the same code differ (the method's resolution)
+  // a second bare process: how far two processes of the same code differ, which is why the comparisons that
+  // carry the targets are made within one process
   cell('bare-twin'),
-  cell('idle'),
-  // the same comparisons within one process, where they carry the targets
   ...(['plain', 'replayed', 'fresh'] as const).map((traffic) => oneProcess('idle', traffic)),
   // what the framework charges for any middleware or hook, beside which Tripwire's own cost is read
   oneProcess('empty'),
 ]
 
-// Per framework and round: 11 loads' worth on the tiny handler (the 4 alternating cells load twice as long) and 6
-// on the cpu handler, ~1.3 s each with autocannon's own start and stop: the budget of 10 minutes for the whole
-// run sets the length. A tick of 100 ms keeps the rounds as long as planned (at autocannon's 1 s tick, every
+// Per framework and round: 10 loads' worth on the tiny handler (the 4 alternating cells load twice as long) and 8
+// on the cpu handler (one alternating cell), ~1.3 s each with autocannon's own start and stop: the budget of
+// 10 minutes for the whole run sets the length. A tick of 100 ms keeps the rounds as long as planned (at autocannon's 1 s tick, every
 // load lasts a whole number of seconds)
 const FULL: Plan = {
   rounds: 5,
@@ -113,9 +113,13 @@ const FULL: Plan = {
   tickMs: 100,
   cells: {
     tiny: TINY_CELLS,
-    cpu: (
-      ['idle', 'cpu-capture', 'cpu-capture-1ms', 'cpu-capture-100us', 'heap-capture', 'peer'] as const
-    ).map((server) => cell(server)),
+    cpu: [
+      ...(
+        ['idle', 'cpu-capture', 'cpu-capture-1ms', 'cpu-capture-100us', 'heap-capture', 'peer'] as const
+      ).map((server) => cell(server)),
+      // idle against bare on a handler doing work, where a per-request cost weighs what it does in a service
+      oneProcess('idle'),
+    ],
   },
 }
 // A smoke test: every framework, server kind and traffic kind once, in under a minute. A tick of 100 ms keeps
@@ -132,11 +136,14 @@ const QUICK: Plan = {
       ...(['plain', 'replayed', 'fresh'] as const).map((traffic) => oneProcess('idle', traffic)),
       oneProcess('empty'),
     ],
-    cpu: (['idle', 'cpu-capture', 'peer'] as const).map((server) => cell(server)),
+    cpu: [...(['idle', 'cpu-capture', 'peer'] as const).map((server) => cell(server)), oneProcess('idle')],
   },
 }
 
-/** A figure: one cell over another (its baseline), per round, on one handler. */
+/**
+ * A figure: one cell over another (its baseline), per round, on one handler. A figure of two apps in one
+ * process can also give the CPU time the app adds per request (`cpuAdded`: the label of that figure).
+ */
 interface Ratio {
   key: string
   label: string
@@ -144,6 +151,7 @@ interface Ratio {
   cell: string
   baseline: string
   target?: BenchTarget
+  cpuAdded?: string
 }
 
 const RATIOS: Ratio[] = [
@@ -154,14 +162,6 @@ const RATIOS: Ratio[] = [
     cell: 'bare-twin',
     baseline: 'bare',
   },
-  // Two processes: reported for what it shows of the method, without the target (see bare-twin)
-  {
-    key: 'idle-vs-bare-two-processes',
-    label: 'idle vs bare, two processes',
-    handler: 'tiny',
-    cell: 'idle',
-    baseline: 'bare',
-  },
   {
     key: 'idle-vs-bare',
     label: 'idle vs bare, one process',
@@ -169,6 +169,7 @@ const RATIOS: Ratio[] = [
     cell: appFigure(oneProcess('idle'), 'idle'),
     baseline: appFigure(oneProcess('idle'), 'bare'),
     target: { min: 0.99 },
+    cpuAdded: 'CPU time Tripwire adds per request, idle',
   },
   // no target: the framework's own cost of one middleware (an Express layer, a Koa middleware, a Fastify hook)
   {
@@ -177,6 +178,7 @@ const RATIOS: Ratio[] = [
     handler: 'tiny',
     cell: appFigure(oneProcess('empty'), 'empty'),
     baseline: appFigure(oneProcess('empty'), 'bare'),
+    cpuAdded: 'CPU time a middleware (Fastify: an onRequest hook) doing nothing adds per request',
   },
   {
     key: 'attack-vs-bare',
@@ -185,6 +187,7 @@ const RATIOS: Ratio[] = [
     cell: appFigure(oneProcess('idle', 'replayed'), 'idle'),
     baseline: appFigure(oneProcess('idle', 'replayed'), 'bare'),
     target: { min: 0.95 },
+    cpuAdded: 'CPU time Tripwire adds per request, one forged token replayed',
   },
   {
     key: 'attack-fresh-vs-bare',
@@ -193,6 +196,15 @@ const RATIOS: Ratio[] = [
     cell: appFigure(oneProcess('idle', 'fresh'), 'idle'),
     baseline: appFigure(oneProcess('idle', 'fresh'), 'bare'),
     target: { min: 0.95 },
+    cpuAdded: 'CPU time Tripwire adds per request, a fresh forged token each request',
+  },
+  {
+    key: 'idle-vs-bare',
+    label: 'idle vs bare, one process',
+    handler: 'cpu',
+    cell: appFigure(oneProcess('idle'), 'idle'),
+    baseline: appFigure(oneProcess('idle'), 'bare'),
+    target: { min: 0.99 },
   },
   {
     key: 'cpu-capture-vs-idle',
@@ -274,7 +286,7 @@ async function measure(
   seconds: number,
   plan: Plan,
   warmup = false,
-): Promise<[string, LoadResult][]> {
+): Promise<[string, Measured][]> {
   process.kill(server.pid, 'SIGCONT')
   await sleep(50)
   try {
@@ -290,7 +302,7 @@ async function measure(
     const shares = JSON.parse(await command(server, REPORT)) as AppShares
     return c.pair.map((mode, index) => {
       // a warm-up short beside a turn may end before the second app's turn; a round may not
-      const share = shares[mode] ?? { requests: 0, ms: 0 }
+      const share = shares[mode] ?? { requests: 0, ms: 0, cpuMs: 0 }
       if (share.requests === 0 && !warmup) throw new Error(`${c.name}: ${mode} served no request`)
       return [appFigure(c, mode), appShare(result, share, index === 0)]
     })
@@ -300,18 +312,25 @@ async function measure(
 }
 
 /**
- * One app's part of an alternating load: its requests over the time it served them. Latency is the load's, and
- * its failures (which cannot be told apart by app) are counted once, with the first app.
+ * One app's part of an alternating load: its requests over the time it served them, and the CPU time they took.
+ * Latency is the load's, and its failures (which cannot be told apart by app) are counted once, with the first
+ * app.
  */
-function appShare(load: LoadResult, share: NonNullable<AppShares[Mode]>, first: boolean): LoadResult {
+function appShare(load: LoadResult, share: AppShare, first: boolean): Measured {
   const seconds = share.ms / 1000
   return {
     ...load,
     requestsPerSec: share.requests / seconds,
+    cpuUsPerRequest: (1000 * share.cpuMs) / share.requests,
     durationSec: seconds,
     requests: share.requests,
     ...(!first && { errors: 0, timeouts: 0, non2xx: 0 }),
   }
+}
+
+/** A load's result; for one app of an alternating load, also the process's CPU time per request it served. */
+interface Measured extends LoadResult {
+  cpuUsPerRequest?: number
 }
 
 /** A `bare-and-idle` server's command (`MODE_PATH`), checked. */
@@ -325,7 +344,7 @@ async function command(server: ServerProcess, name: string): Promise<string> {
 interface GroupOutcome {
   framework: Framework
   handler: Handler
-  perRound: Map<string, LoadResult[]>
+  perRound: Map<string, Measured[]>
   rssMb: Partial<Record<Scenario, number>>
   loadSec: number
 }
@@ -366,7 +385,7 @@ async function runGroup(
     for (const server of servers) process.kill(server.pid, 'SIGSTOP')
     const serverOf = (c: Cell) => servers.find((server) => server.scenario === c.server)!
     for (const c of cells) await measure(serverOf(c), c, plan.warmupSec, plan, true)
-    const perRound = new Map<string, LoadResult[]>()
+    const perRound = new Map<string, Measured[]>()
     for (let r = 0; r < plan.rounds; r++) {
       // Interleaved: every cell once per round, starting one later each round (A B C, B C A, …)
       for (let i = 0; i < cells.length; i++) {
@@ -413,23 +432,26 @@ function results(outcome: GroupOutcome): BenchResult[] {
   const figure = (
     key: string,
     label: string,
-    ratios: number[],
+    unit: string,
+    perRoundValues: number[],
     target: BenchTarget | undefined,
     note: string,
   ): BenchResult => {
-    const { value, min, max } = summarize(ratios)
+    const { value, min, max } = summarize(perRoundValues)
     return {
       id: `load-overhead.${framework}.${handler}.${key}`,
-      label: `${framework}, ${handler} handler: ${label} (req/s)`,
+      label: `${framework}, ${handler} handler: ${label}`,
       value: round(value),
-      unit: '×',
+      unit,
       ...(target === undefined ? {} : { target }),
       note,
-      spread: { min: round(min), max: round(max), rounds: ratios.length },
+      spread: { min: round(min), max: round(max), rounds: perRoundValues.length },
     }
   }
-  const perRoundRatio = (num: LoadResult[], den: LoadResult[]): number[] =>
-    num.map((x, i) => x.requestsPerSec / den[i]!.requestsPerSec)
+  const cpuOf = (x: Measured): number => {
+    if (x.cpuUsPerRequest === undefined) throw new Error('a CPU time per request needs an alternating cell')
+    return x.cpuUsPerRequest
+  }
   for (const ratio of RATIOS) {
     if (ratio.handler !== handler) continue
     const num = perRound.get(ratio.cell)
@@ -437,7 +459,25 @@ function results(outcome: GroupOutcome): BenchResult[] {
     if (num === undefined || den === undefined) continue
     const note =
       `median req/s ${rps(num)} vs ${rps(den)}; p99 ${p99(num)} vs ${p99(den)} ms; ` + loadNote([num, den])
-    out.push(figure(ratio.key, ratio.label, perRoundRatio(num, den), ratio.target, note))
+    const ratios = num.map((x, i) => x.requestsPerSec / den[i]!.requestsPerSec)
+    out.push(figure(ratio.key, `${ratio.label} (req/s)`, '×', ratios, ratio.target, note))
+    if (ratio.cpuAdded !== undefined) {
+      const cpuNote =
+        `median ${round(median(num.map(cpuOf)))} vs ${round(median(den.map(cpuOf)))} µs a request: the ` +
+        `server process's CPU time (all threads) over each app's turns, per request served; ` +
+        loadNote([num, den])
+      const added = num.map((x, i) => cpuOf(x) - cpuOf(den[i]!))
+      out.push(
+        figure(
+          `${ratio.key.replace(/-vs-bare$/, '')}-cpu-added`,
+          ratio.cpuAdded,
+          'µs',
+          added,
+          undefined,
+          cpuNote,
+        ),
+      )
+    }
   }
   const { rssMb } = outcome
   if (rssMb['cpu-capture'] !== undefined && rssMb.idle !== undefined) {

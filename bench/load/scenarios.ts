@@ -28,15 +28,21 @@ export type Scenario = (typeof SCENARIOS)[number]
  * (the response timed for the latency tables, alone) and `header` (the trigger header looked for, and a token
  * refused, alone): see bench/parts.ts.
  * `GET /__bench/mode/<app>` points the requests after it at one app; `…/alternate/<app>/<app>` has two apps
- * take turns by blocks of requests, each block timed, and `…/report` answers the requests and milliseconds each
- * of the two served since (`AppShares`), and ends the turns.
+ * take turns by blocks of requests, each block timed, and `…/report` answers the requests, milliseconds and
+ * milliseconds of the process's CPU time each of the two served since (`AppShares`), and ends the turns.
  */
 export const MODE_PATH = '/__bench/mode/'
 export const MODES = ['bare', 'empty', 'idle', 'timing', 'header'] as const
 export type Mode = (typeof MODES)[number]
 export const ALTERNATE = 'alternate'
 export const REPORT = 'report'
-export type AppShares = Partial<Record<Mode, { requests: number; ms: number }>>
+/** One app's turns in an alternating load: its requests, and the time and the process's CPU time they took. */
+export interface AppShare {
+  requests: number
+  ms: number
+  cpuMs: number
+}
+export type AppShares = Partial<Record<Mode, AppShare>>
 
 /** Scenarios whose server has no Tripwire. */
 export function withoutTripwire(scenario: Scenario): boolean {

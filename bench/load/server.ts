@@ -247,10 +247,16 @@ async function listen(handler: RequestHandler): Promise<http.Server> {
 
 /**
  * Requests per turn when the two apps alternate: short enough that both meet the same moments of a noisy
- * machine (~40 ms of Fastify's load, ~200 ms of Express's), long beside the 16 requests in flight at a turn,
- * which are timed with the next one.
+ * machine (on the tiny handler ~40 ms of Fastify's load, ~200 ms of Express's; on the ~1 ms handler ~70 ms),
+ * long beside the 16 requests in flight at a turn, which are timed with the next one.
  */
-const TURN_REQUESTS = 2048
+const TURN_REQUESTS = handler === 'cpu' ? 64 : 2048
+
+/** The process's CPU time so far (all threads, user and system), in ms. */
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1000
+}
 
 /** One server, three apps, or five with `parts` (see `MODE_PATH`). */
 async function listenBareAndIdle(framework: Framework, dir: string, parts: boolean) {
@@ -268,13 +274,17 @@ async function listenBareAndIdle(framework: Framework, dir: string, parts: boole
   let pair: [Mode, Mode] | undefined
   let inTurn = 0
   let turnStart = 0
+  let turnCpuStart = 0
   let shares: AppShares = {}
   const endTurn = (now: number) => {
-    const share = (shares[serving] ??= { requests: 0, ms: 0 })
+    const cpuNow = cpuMs()
+    const share = (shares[serving] ??= { requests: 0, ms: 0, cpuMs: 0 })
     share.requests += inTurn
     share.ms += now - turnStart
+    share.cpuMs += cpuNow - turnCpuStart
     inTurn = 0
     turnStart = now
+    turnCpuStart = cpuNow
   }
   const command = (name: string): string | undefined => {
     const [verb, first = '', second = ''] = name.split('/')
@@ -284,6 +294,7 @@ async function listenBareAndIdle(framework: Framework, dir: string, parts: boole
       serving = first
       inTurn = 0
       turnStart = performance.now()
+      turnCpuStart = cpuMs()
       return name
     }
     if (name === REPORT) {

@@ -9,9 +9,11 @@
  * The apps, each with one middleware (on Fastify an `onRequest` hook) of its own: `empty` does nothing but
  * pass the request on (what the framework charges for any middleware), `timing` times the response for the
  * latency tables, `header` looks for the trigger header (and refuses a forged token), `idle` is the adapter,
- * all of it. Beside each ratio it prints the CPU time the app adds per request (the server process's, all
- * threads, over its turns). This is how the "Idle, part by part" figures in bench/README.md are measured.
- * Loopback only.
+ * all of it. Two controls with no Tripwire in them show the least that timing a response can cost:
+ * `listener` (one shared no-op function as the response's `'close'` listener) and `clocks` (a closure reading
+ * the clock at the start and on `'close'`). Beside each ratio it prints the CPU time the app adds per request
+ * (the server process's, all threads, over its turns). This is how the "Idle, part by part" figures in
+ * bench/README.md are measured. Loopback only.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -31,7 +33,7 @@ import {
 import { killServer, startServer, type ServerProcess } from './load/server-process.js'
 import { summarize } from './stats.js'
 
-const PARTS = ['empty', 'timing', 'header', 'idle'] as const satisfies readonly Mode[]
+const PARTS = ['empty', 'listener', 'clocks', 'timing', 'header', 'idle'] as const satisfies readonly Mode[]
 const TRAFFIC = ['plain', 'replayed', 'fresh'] as const
 const CONNECTIONS = 16
 const TICK_MS = 100

@@ -45,11 +45,11 @@ test(
     assert.match(stdout, /^koa, tiny handler, replayed traffic: .*2 rounds of 0\.3 s per app/m)
     assert.equal(stdout.match(/^ {2}round \d+: /gm)?.length, 2, stdout)
     const range = String.raw`(-?\d+\.\d+) \((-?\d+\.\d+)–(-?\d+\.\d+)\)`
-    for (const part of ['empty', 'timing', 'header', 'idle']) {
+    for (const part of ['empty', 'listener', 'clocks', 'timing', 'header', 'idle']) {
       // the req/s ratio, then the CPU time added per request (which may be negative: a difference)
       const summary = new RegExp(`^ {2}${part} +${range} {2}${range} µs$`, 'm').exec(stdout)
       assert.ok(summary, `a summary line for ${part}:\n${stdout}`)
-      const [median, min, max, cpu, cpuMin, cpuMax] = summary.slice(1).map(Number) as number[]
+      const [median, min, max, cpu, cpuMin, cpuMax] = summary.slice(1).map(Number)
       assert.ok(min! > 0 && min! <= median! && median! <= max! && Number.isFinite(max), summary[0])
       assert.ok(cpuMin! <= cpu! && cpu! <= cpuMax! && Number.isFinite(cpuMin) && Number.isFinite(cpuMax))
     }

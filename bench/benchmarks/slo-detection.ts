@@ -254,7 +254,7 @@ async function prewarm(): Promise<void> {
 }
 
 export async function run(options: BenchOptions): Promise<BenchResult[]> {
-  const rounds = options.quick ? 2 : 6
+  const rounds = options.quick ? 2 : 5
   // Full: the window holds ~700 fast samples at the flip, as in a service that has been up a while; the
   // detection time grows only with ceil(fast / 99) / rate, ~10 ms per 100 more fast samples at 100 req/s
   const warmupMs = options.quick ? 2000 : 7000

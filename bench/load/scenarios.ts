@@ -26,13 +26,15 @@ export type Scenario = (typeof SCENARIOS)[number]
  * `idle` scenario), compared within one process, where its JIT and heap landed alike for all of them. Started
  * with `--parts`, it also serves Tripwire's work in parts, each from one middleware or hook of its own: `timing`
  * (the response timed for the latency tables, alone) and `header` (the trigger header looked for, and a token
- * refused, alone): see bench/parts.ts.
+ * refused, alone): see bench/parts.ts. Two controls with no Tripwire in them, each also one middleware or hook,
+ * show what the least timing of a response costs: `listener` (one shared no-op function as the response's
+ * `'close'` listener) and `clocks` (a closure reading the clock at the start and on `'close'`).
  * `GET /__bench/mode/<app>` points the requests after it at one app; `…/alternate/<app>/<app>` has two apps
  * take turns by blocks of requests, each block timed, and `…/report` answers the requests, milliseconds and
  * milliseconds of the process's CPU time each of the two served since (`AppShares`), and ends the turns.
  */
 export const MODE_PATH = '/__bench/mode/'
-export const MODES = ['bare', 'empty', 'idle', 'timing', 'header'] as const
+export const MODES = ['bare', 'empty', 'idle', 'timing', 'header', 'listener', 'clocks'] as const
 export type Mode = (typeof MODES)[number]
 export const ALTERNATE = 'alternate'
 export const REPORT = 'report'

@@ -102,10 +102,10 @@ const TINY_CELLS = [
   oneProcess('empty'),
 ]
 
-// Per framework and round: 10 loads' worth on the tiny handler (the 4 alternating cells load twice as long) and 8
-// on the cpu handler (one alternating cell), ~1.3 s each with autocannon's own start and stop: the budget of
-// 10 minutes for the whole run sets the length. A tick of 100 ms keeps the rounds as long as planned (at autocannon's 1 s tick, every
-// load lasts a whole number of seconds)
+// Per framework and round: 10 loads' worth on the tiny handler (the 4 alternating cells load twice as long)
+// and 8 on the cpu handler (one alternating cell), ~1.3 s each with autocannon's own start and stop: the
+// budget of 10 minutes for the whole run sets the length. A tick of 100 ms keeps the rounds as long as
+// planned (at autocannon's 1 s tick, every load lasts a whole number of seconds)
 const FULL: Plan = {
   rounds: 5,
   roundSec: 1.2,
@@ -132,7 +132,7 @@ const QUICK: Plan = {
   cells: {
     tiny: [
       cell('bare'),
-      cell('idle'),
+      cell('bare-twin'),
       ...(['plain', 'replayed', 'fresh'] as const).map((traffic) => oneProcess('idle', traffic)),
       oneProcess('empty'),
     ],
@@ -278,19 +278,24 @@ function calibrate(): number {
 /**
  * Runs load on one server and returns its figures by name: the cell's, or one per app of an alternating cell.
  * The servers not under test are stopped (SIGSTOP), so that an idle profiler's sampling thread in one server
- * cannot take CPU from another's round on two cores.
+ * cannot take CPU from another's round on two cores. `secondFirst` has the second app of the pair take the
+ * first turn, which also holds the time from the command to the load's first request: the rounds take turns
+ * at it.
  */
 async function measure(
   server: ServerProcess,
   c: Cell,
   seconds: number,
   plan: Plan,
-  warmup = false,
+  { warmup = false, secondFirst = false } = {},
 ): Promise<[string, Measured][]> {
   process.kill(server.pid, 'SIGCONT')
   await sleep(50)
   try {
-    if (c.pair !== undefined) await command(server, [ALTERNATE, ...c.pair].join('/'))
+    if (c.pair !== undefined) {
+      const [first, second] = c.pair
+      await command(server, [ALTERNATE, ...(secondFirst ? [second, first] : [first, second])].join('/'))
+    }
     const result = await load({
       port: server.port,
       durationSec: cellSec(c, seconds),
@@ -384,13 +389,14 @@ async function runGroup(
     if (failed !== undefined) throw failed.reason
     for (const server of servers) process.kill(server.pid, 'SIGSTOP')
     const serverOf = (c: Cell) => servers.find((server) => server.scenario === c.server)!
-    for (const c of cells) await measure(serverOf(c), c, plan.warmupSec, plan, true)
+    for (const c of cells) await measure(serverOf(c), c, plan.warmupSec, plan, { warmup: true })
     const perRound = new Map<string, Measured[]>()
     for (let r = 0; r < plan.rounds; r++) {
       // Interleaved: every cell once per round, starting one later each round (A B C, B C A, …)
       for (let i = 0; i < cells.length; i++) {
         const c = cells[(r + i) % cells.length]!
-        for (const [name, result] of await measure(serverOf(c), c, plan.roundSec, plan)) {
+        const secondFirst = r % 2 === 1
+        for (const [name, result] of await measure(serverOf(c), c, plan.roundSec, plan, { secondFirst })) {
           const list = perRound.get(name)
           if (list === undefined) perRound.set(name, [result])
           else list.push(result)

@@ -11,7 +11,8 @@
  * server first, and removes the directory). It serves GET /work only (`bare-and-idle` also answers
  * GET /__bench/mode/…: see `MODE_PATH`). `--self-profile` starts a CPU capture of
  * the same length in a scenario that has none (`idle`, `attack`, `attack-fresh`), so that Tripwire profiles its own cost under
- * load (bench/self-profile.ts). `--parts` has `bare-and-idle` serve Tripwire's work in parts too (bench/parts.ts).
+ * load (bench/self-profile.ts). `--parts` has `bare-and-idle` serve Tripwire's work in parts too, and two
+ * controls with no Tripwire in them (bench/parts.ts).
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -109,7 +110,7 @@ type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse) => v
  * Fastify an `onRequest` hook) that does nothing but pass the request on: what any middleware costs. `timing`
  * and `header` have one that does one part of what the adapter's does, through the controller as the adapter
  * calls it: the response timed for the latency tables, or the trigger header looked for (and a token
- * refused).
+ * refused). `listener` and `clocks` have one that times the response the least it can be (`timingControl`).
  */
 type AppKind = 'bare' | 'empty' | 'tripwire' | Part | Control
 type Part = 'timing' | 'header'
@@ -289,8 +290,10 @@ async function listen(handler: RequestHandler): Promise<http.Server> {
 
 /**
  * Requests per turn when the two apps alternate: short enough that both meet the same moments of a noisy
- * machine (on the tiny handler ~40 ms of Fastify's load, ~200 ms of Express's; on the ~1 ms handler ~70 ms),
- * long beside the 16 requests in flight at a turn, which are timed with the next one.
+ * machine (on the tiny handler ~40 ms of Fastify's load, ~200 ms of Express's; on the ~1 ms handler ~70 ms).
+ * A request's own work runs when it is handed to its app, within its turn; what its answer leaves for later
+ * ticks (the write, `'close'`) falls into the next turn for the ≤ 16 requests in flight at a switch: a few
+ * µs each, under 1 % of a turn either way.
  */
 const TURN_REQUESTS = handler === 'cpu' ? 64 : 2048
 
@@ -300,7 +303,7 @@ function cpuMs(): number {
   return (user + system) / 1000
 }
 
-/** One server, three apps, or five with `parts` (see `MODE_PATH`). */
+/** One server, three apps, or seven with `parts` (see `MODE_PATH`). */
 async function listenBareAndIdle(framework: Framework, dir: string, parts: boolean) {
   const apps: Partial<Record<Mode, RequestHandler>> = {
     bare: (await buildApp(framework, 'bare', dir)).handler,

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout } from 'node:timers/promises'
 import { after, before, describe, test } from 'node:test'
 import Fastify from 'fastify'
 import { createTripwire, LocalDiskSink } from '@tripwire/core'
@@ -128,6 +129,22 @@ describe('fastify specifics', () => {
     const handle = await controller.start({ durationMs: 10 })
     assert.equal((await handle.done).status, 'completed')
     await controller.close()
+  })
+
+  test('a response answered through fastify.inject() is timed once, though its finish is emitted twice', async () => {
+    const app = Fastify()
+    await app.register(tripwire, options())
+    app.get('/work', async () => 'ok')
+    await app.ready()
+    const requests = 3
+    for (let i = 0; i < requests; i++) assert.equal((await app.inject({ url: '/work' })).statusCode, 200)
+    const recorded = () =>
+      app.tripwire.status().routes.find((route) => route.route === 'GET /work')?.count ?? 0
+    // the responses are recorded on 'close', a tick or so after inject() resolves: wait for them, bounded
+    for (let waits = 0; recorded() < requests && waits < 50; waits++) await setTimeout(10)
+    await setTimeout(20)
+    assert.equal(recorded(), requests)
+    await app.close()
   })
 
   test('unknown plugin options are refused with a hint', async () => {

@@ -11,8 +11,8 @@ export type LatencyRecorder = (method: string, route: string | undefined, ms: nu
  * (handed to the socket, as Fastify's `onResponse` and most HTTP metrics time it), under the route template
  * the framework had matched by then. A request whose client gave up before anything was answered (a timeout,
  * a proxy cutting it off) is recorded when its connection went away: at least that slow, and never answering
- * is what a hang looks like, so an SLO rule must see it. One whose client left after the answer had begun (a
- * stream, a download cancelled) is not: its length is the client's choice, not the route's latency.
+ * is what a hang looks like, so an SLO rule must see it. One whose client left while the answer was still being
+ * written (a stream, a download being piped) is not: its length is the client's choice, not the route's latency.
  */
 export class ResponseTiming {
   private closed = false
@@ -36,7 +36,10 @@ export class ResponseTiming {
     // (and every response of the process pays it once anyone subscribes), and wrapping `res.end` misses
     // responses that never end.
     res.on('close', () => {
-      if (this.closed || (!res.writableFinished && res.headersSent)) return
+      // Left mid-answer: the application had begun its answer (headers sent) and not yet ended it. Ended is
+      // judged by `writableEnded`, not `writableFinished`: under Fastify's inject() (light-my-request) the
+      // response's stand-in socket never drains, so a finished answer still reads as unflushed at 'close'
+      if (this.closed || (!res.writableEnded && res.headersSent)) return
       const now = performance.now()
       this.record(req.method ?? 'GET', routeOrUndefined(routeOf, context), now - startedMs, now)
     })

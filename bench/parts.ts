@@ -24,6 +24,7 @@ import { load } from './load/load.js'
 import {
   ALTERNATE,
   type AppShares,
+  cpuUsPerRequest,
   FRAMEWORKS,
   isOneOf,
   MODE_PATH,
@@ -104,7 +105,7 @@ async function roundOf(server: ServerProcess, part: Mode, partFirst: boolean, lo
   const [mine, bare] = [shareOf(part), shareOf('bare')]
   return {
     ratio: mine.requests / mine.ms / (bare.requests / bare.ms),
-    cpuAddedUs: (1000 * mine.cpuMs) / mine.requests - (1000 * bare.cpuMs) / bare.requests,
+    cpuAddedUs: cpuUsPerRequest(mine) - cpuUsPerRequest(bare),
   }
 }
 

@@ -9,6 +9,7 @@ import {
   FRAMEWORKS,
   ALTERNATE,
   type AppShare,
+  cpuUsPerRequest,
   type AppShares,
   MODE_PATH,
   REPORT,
@@ -154,6 +155,16 @@ interface Ratio {
   cpuAdded?: string
 }
 
+/** A figure of one app against bare, the two serving in turns in one process under one kind of traffic. */
+function againstBareInTurns(
+  other: Exclude<Mode, 'bare'>,
+  traffic: Traffic,
+  figure: Omit<Ratio, 'cell' | 'baseline'>,
+): Ratio {
+  const inTurns = oneProcess(other, traffic)
+  return { ...figure, cell: appFigure(inTurns, other), baseline: appFigure(inTurns, 'bare') }
+}
+
 const RATIOS: Ratio[] = [
   {
     key: 'bare-twin-vs-bare',
@@ -162,50 +173,40 @@ const RATIOS: Ratio[] = [
     cell: 'bare-twin',
     baseline: 'bare',
   },
-  {
+  againstBareInTurns('idle', 'plain', {
     key: 'idle-vs-bare',
     label: 'idle vs bare, one process',
     handler: 'tiny',
-    cell: appFigure(oneProcess('idle'), 'idle'),
-    baseline: appFigure(oneProcess('idle'), 'bare'),
     target: { min: 0.99 },
     cpuAdded: 'CPU time Tripwire adds per request, idle',
-  },
+  }),
   // no target: the framework's own cost of one middleware (an Express layer, a Koa middleware, a Fastify hook)
-  {
+  againstBareInTurns('empty', 'plain', {
     key: 'empty-vs-bare',
     label: 'a middleware (Fastify: an onRequest hook) doing nothing vs bare, one process',
     handler: 'tiny',
-    cell: appFigure(oneProcess('empty'), 'empty'),
-    baseline: appFigure(oneProcess('empty'), 'bare'),
     cpuAdded: 'CPU time a middleware (Fastify: an onRequest hook) doing nothing adds per request',
-  },
-  {
+  }),
+  againstBareInTurns('idle', 'replayed', {
     key: 'attack-vs-bare',
     label: 'attack (one forged token, replayed) vs bare under the same traffic, one process',
     handler: 'tiny',
-    cell: appFigure(oneProcess('idle', 'replayed'), 'idle'),
-    baseline: appFigure(oneProcess('idle', 'replayed'), 'bare'),
     target: { min: 0.95 },
     cpuAdded: 'CPU time Tripwire adds per request, one forged token replayed',
-  },
-  {
+  }),
+  againstBareInTurns('idle', 'fresh', {
     key: 'attack-fresh-vs-bare',
     label: 'attack (a fresh forged token each request) vs bare under the same traffic, one process',
     handler: 'tiny',
-    cell: appFigure(oneProcess('idle', 'fresh'), 'idle'),
-    baseline: appFigure(oneProcess('idle', 'fresh'), 'bare'),
     target: { min: 0.95 },
     cpuAdded: 'CPU time Tripwire adds per request, a fresh forged token each request',
-  },
-  {
+  }),
+  againstBareInTurns('idle', 'plain', {
     key: 'idle-vs-bare',
     label: 'idle vs bare, one process',
     handler: 'cpu',
-    cell: appFigure(oneProcess('idle'), 'idle'),
-    baseline: appFigure(oneProcess('idle'), 'bare'),
     target: { min: 0.99 },
-  },
+  }),
   {
     key: 'cpu-capture-vs-idle',
     label: 'CPU capture (default interval: 10 ms for this window) vs idle',
@@ -326,7 +327,7 @@ function appShare(load: LoadResult, share: AppShare, first: boolean): Measured {
   return {
     ...load,
     requestsPerSec: share.requests / seconds,
-    cpuUsPerRequest: (1000 * share.cpuMs) / share.requests,
+    cpuUsPerRequest: cpuUsPerRequest(share),
     durationSec: seconds,
     requests: share.requests,
     ...(!first && { errors: 0, timeouts: 0, non2xx: 0 }),

@@ -46,6 +46,11 @@ export interface AppShare {
 }
 export type AppShares = Partial<Record<Mode, AppShare>>
 
+/** The process's CPU time per request an app served in its turns, in µs. */
+export function cpuUsPerRequest(share: AppShare): number {
+  return (1000 * share.cpuMs) / share.requests
+}
+
 /** Scenarios whose server has no Tripwire. */
 export function withoutTripwire(scenario: Scenario): boolean {
   return scenario === 'bare' || scenario === 'bare-twin' || scenario === 'peer'
